@@ -1,0 +1,1 @@
+"""Offline training pipeline: image folders -> Keras CNN -> evaluated SavedModel."""

@@ -1,0 +1,133 @@
+"""Training configuration: defaults, a JSON/TOML config file, then command-line flags."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every hyperparameter of a training run; recorded in the exported metadata."""
+
+    data_dir: str = "data"
+    model_dir: str = "models/emotion"
+    run_dir: str = "runs/default"
+    model_name: str = "emotion"
+    version: int = 0  # 0 = next free version number under model_dir
+    epochs: int = 60
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    # Model shape.
+    width: int = 32
+    depth: int = 4
+    convs_per_block: int = 2
+    dropout: float = 0.25
+    dense_units: int = 256
+    dense_dropout: float = 0.5
+    head: str = "flatten"  # flatten | gap
+    l2: float = 0.0
+    label_smoothing: float = 0.0
+    # Data.
+    val_fraction: float = 0.1
+    seed: int = 1337
+    drop_test_duplicates: bool = False
+    drop_blank: bool = False
+    class_weight: str = "none"  # none | balanced | sqrt
+    oversample: bool = False
+    augment: tuple[str, ...] = ("flip", "rotate", "zoom", "translate", "brightness", "contrast")
+    rotation_deg: float = 10.0
+    zoom: float = 0.1
+    translate: float = 0.1
+    brightness: float = 0.2
+    contrast: float = 0.2
+    # Schedule and stopping.
+    patience: int = 10
+    lr_patience: int = 4
+    lr_factor: float = 0.5
+    min_lr: float = 1e-5
+    tta: str = "flip"  # none | flip: averaged into the serving signature itself
+    tensorboard: bool = False
+    mixed_precision: str = "auto"  # auto (GPU only) | on | off
+    steps_per_epoch: int = 0  # 0 = the whole training set; >0 caps it (tuning, smoke tests)
+    init_from: str = ""  # a .keras checkpoint to continue from (e.g. on a new machine)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of the config."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+AUGMENTATIONS = ("flip", "rotate", "zoom", "translate", "brightness", "contrast")
+_CHOICES = {"head": ("flatten", "gap"), "class_weight": ("none", "balanced", "sqrt"),
+            "tta": ("none", "flip"), "mixed_precision": ("auto", "on", "off")}
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a .json or .toml config file into a dict of TrainConfig fields."""
+    path = Path(path)
+    text = path.read_text()
+    data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    unknown = set(data) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise ValueError(f"unknown keys in {path}: {', '.join(sorted(unknown))}")
+    return data
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field (defaults None so the config file can fill in)."""
+    parser.add_argument("--config", help="JSON or TOML file with any of the options below")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "extra":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if f.type == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"(default: {default})")
+        elif f.name == "augment":
+            parser.add_argument(flag, default=None,
+                                help=f"comma list of {','.join(AUGMENTATIONS)} or 'none' "
+                                     f"(default: {','.join(default)})")
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            parser.add_argument(flag, type=kind, default=None, choices=_CHOICES.get(f.name),
+                                help=f"(default: {default})")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults, overridden by --config, overridden by explicit flags; validated."""
+    values: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    for f in dataclasses.fields(TrainConfig):
+        given = getattr(args, f.name, None)
+        if given is not None:
+            values[f.name] = given
+    augment = values.get("augment")
+    if isinstance(augment, str):
+        values["augment"] = () if augment in ("", "none") else tuple(augment.split(","))
+    elif augment is not None:
+        values["augment"] = tuple(augment)
+    config = TrainConfig(**values)
+    validate(config)
+    return config
+
+
+def validate(config: TrainConfig) -> None:
+    """Reject values that would fail late or silently."""
+    bad = set(config.augment) - set(AUGMENTATIONS)
+    if bad:
+        raise ValueError(f"unknown augmentation(s): {', '.join(sorted(bad))}")
+    for name, choices in _CHOICES.items():
+        if getattr(config, name) not in choices:
+            raise ValueError(f"{name} must be one of {choices}")
+    if not 0.0 < config.val_fraction < 0.5:
+        raise ValueError("val_fraction must be in (0, 0.5)")
+    if config.epochs < 1 or config.batch_size < 1 or config.depth < 1 or config.width < 1:
+        raise ValueError("epochs, batch_size, depth and width must be positive")
+    if not 0.0 <= config.dropout < 1.0 or not 0.0 <= config.dense_dropout < 1.0:
+        raise ValueError("dropout must be in [0, 1)")

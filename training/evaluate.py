@@ -1,0 +1,171 @@
+"""Evaluate an exported SavedModel on a dataset's test split; write every artefact.
+
+The numbers come from the SavedModel's serving signature, i.e. exactly what the
+service computes for a 48x48 face (test-time augmentation included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from training.errors import DatasetError, ModelDirError
+
+log = logging.getLogger(__name__)
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """Counts confusion matrix, rows = true class."""
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def compute_metrics(probs: np.ndarray, y_true: np.ndarray, class_names: list[str]) -> dict[str, Any]:
+    """Accuracy, loss, macro-F1 and per-class precision/recall/F1 from probabilities."""
+    k = len(class_names)
+    y_pred = probs.argmax(axis=1)
+    matrix = confusion(y_true, y_pred, k)
+    tp = np.diag(matrix).astype(float)
+    precision = np.divide(tp, matrix.sum(axis=0), out=np.zeros(k), where=matrix.sum(axis=0) > 0)
+    recall = np.divide(tp, matrix.sum(axis=1), out=np.zeros(k), where=matrix.sum(axis=1) > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(k), where=denom > 0)
+    eps = 1e-7
+    loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y_true)), y_true], eps, 1.0))))
+    accuracy = float((y_pred == y_true).mean()) if len(y_true) else 0.0
+    per_class = {name: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
+                        "f1": round(float(f1[i]), 4), "support": int(matrix[i].sum())}
+                 for i, name in enumerate(class_names)}
+    return {
+        "samples": len(y_true),
+        "accuracy": round(accuracy, 4),
+        "categorical_accuracy": round(accuracy, 4),
+        "loss": round(loss, 4),
+        "macro_f1": round(float(f1.mean()), 4),
+        "weighted_f1": round(float((f1 * matrix.sum(axis=1)).sum() / max(len(y_true), 1)), 4),
+        "per_class": per_class,
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def classification_report(metrics: dict[str, Any]) -> str:
+    """A sklearn-style text report of the per-class numbers."""
+    frame = pd.DataFrame(metrics["per_class"]).T
+    lines = [frame.to_string(float_format=lambda v: f"{v:.4f}"), "",
+             f"accuracy  {metrics['accuracy']:.4f}   macro-F1  {metrics['macro_f1']:.4f}   "
+             f"weighted-F1  {metrics['weighted_f1']:.4f}   samples  {metrics['samples']}"]
+    return "\n".join(lines)
+
+
+def write_artifacts(metrics: dict[str, Any], class_names: list[str], out_dir: Path,
+                    history: pd.DataFrame | None = None) -> list[Path]:
+    """metrics.json, classification report, confusion matrices (CSV+PNG), training curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "metrics.json", out_dir / "classification_report.txt",
+               out_dir / "confusion_matrix.csv", out_dir / "confusion_matrix_normalized.csv",
+               out_dir / "confusion_matrix.png"]
+    written[0].write_text(json.dumps(metrics, indent=2) + "\n")
+    written[1].write_text(classification_report(metrics) + "\n")
+    counts = pd.DataFrame(metrics["confusion_matrix"], index=class_names, columns=class_names)
+    counts.index.name = "true"
+    normalized = counts.div(counts.sum(axis=1).replace(0, 1), axis=0)
+    counts.to_csv(written[2])
+    normalized.round(4).to_csv(written[3])
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6))
+    sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", ax=axes[0], cbar=False)
+    sns.heatmap(normalized, annot=True, fmt=".2f", cmap="Blues", ax=axes[1], vmin=0, vmax=1)
+    for ax, title in zip(axes, ("counts", "row-normalised (recall)"), strict=True):
+        ax.set(title=f"Confusion matrix, {title}", xlabel="predicted", ylabel="true")
+    fig.suptitle(f"accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, "
+                 f"n={metrics['samples']}")
+    fig.tight_layout()
+    fig.savefig(written[4], dpi=90)
+    plt.close(fig)
+    if history is not None and len(history):
+        written.append(plot_history(history, out_dir / "training_curves.png"))
+    return written
+
+
+def plot_history(history: pd.DataFrame, path: Path) -> Path:
+    """Accuracy and loss per epoch, train vs validation."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    epochs = history.epoch + 1
+    for ax, metric in zip(axes, ("accuracy", "loss"), strict=True):
+        ax.plot(epochs, history[metric], label=f"train {metric}")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], label=f"validation {metric}")
+        ax.set(xlabel="epoch", ylabel=metric, title=metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def predict_probabilities(model_dir: str | Path, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Run the SavedModel's serving signature over uint8 faces."""
+    from training.savedmodel import load_predict_fn
+
+    predict = load_predict_fn(model_dir)
+    parts = [predict(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+def evaluate_dir(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
+                 history: pd.DataFrame | None = None, split: str = "test") -> dict[str, Any]:
+    """Evaluate an exported model on data_dir/<split>/ and write artefacts to out_dir."""
+    from contract.modeldir import read_metadata, resolve_version_dir
+    from training.data import load_arrays
+    from training.manifest import build_manifest, usable
+
+    version_dir = resolve_version_dir(model_dir)
+    class_names = read_metadata(version_dir)["class_names"]
+    frame = usable(build_manifest(data_dir, splits=(split,)))
+    unknown = sorted(set(frame.label) - set(class_names))
+    if unknown:
+        raise DatasetError(f"classes not known to the model: {', '.join(unknown)}")
+    images, labels = load_arrays(frame, class_names)
+    metrics = compute_metrics(predict_probabilities(version_dir, images), labels, class_names)
+    metrics["model_dir"], metrics["data_dir"], metrics["split"] = str(version_dir), str(data_dir), split
+    write_artifacts(metrics, class_names, Path(out_dir), history)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: python -m training.evaluate --model-dir DIR --data-dir DIR [--out DIR]."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", required=True, help="model root or version folder")
+    parser.add_argument("--data-dir", required=True, help="folder with <split>/<class>/ images")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--out", default="reports/evaluation", help="where artefacts go")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        metrics = evaluate_dir(args.model_dir, args.data_dir, args.out, split=args.split)
+    except (DatasetError, ModelDirError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(classification_report(metrics))
+    print(f"artefacts written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

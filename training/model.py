@@ -1,0 +1,47 @@
+"""The CNN: Conv2D(3x3)/BatchNorm/ReLU blocks with pooling and dropout, dense softmax head."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from contract import CHANNELS, IMAGE_SIZE
+from training.config import TrainConfig
+
+
+def make_model(config: TrainConfig, num_classes: int) -> keras.Model:
+    """Build (not compile) the classifier; takes float 0..255 faces of shape 48x48x1."""
+    reg = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
+    inputs = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, CHANNELS), name="image")
+    # Normalisation lives in the model so every consumer feeds raw 0..255 pixels.
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    for block in range(config.depth):
+        filters = config.width * 2**block
+        for conv in range(config.convs_per_block):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg,
+                              name=f"block{block}_conv{conv}")(x)
+            x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = layers.Activation("relu", name=f"block{block}_relu{conv}")(x)
+        x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
+        x = layers.Dropout(config.dropout, name=f"block{block}_dropout")(x)
+    if config.head == "gap":
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+    else:
+        x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(config.dense_units, use_bias=False, kernel_regularizer=reg, name="dense")(x)
+    x = layers.BatchNormalization(name="dense_bn")(x)
+    x = layers.Activation("relu", name="dense_relu")(x)
+    x = layers.Dropout(config.dense_dropout, name="dense_dropout")(x)
+    # float32 softmax keeps probabilities exact under a mixed_float16 policy.
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="emotion_cnn")
+
+
+def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """Adam + categorical cross-entropy with accuracy metrics."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=["accuracy", keras.metrics.CategoricalAccuracy(name="categorical_accuracy")],
+    )
+    return model

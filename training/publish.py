@@ -1,0 +1,83 @@
+"""Publish a trained model: export a version folder, evaluate it on test, record metrics.
+
+Also a CLI, to publish a `.keras` checkpoint (e.g. the best epoch so far of a run
+that is still going, or a committed checkpoint on a new machine):
+
+python -m training.publish --checkpoint runs/x/best.keras --data-dir DIR --config f.toml
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import keras
+import pandas as pd
+
+from contract.modeldir import read_metadata, write_metadata
+from training import callbacks as cb
+from training.config import TrainConfig, add_arguments, config_from_args
+from training.errors import DatasetError, ModelDirError
+from training.evaluate import evaluate_dir
+from training.export import export_model, next_version
+from training.manifest import build_manifest, fingerprint
+from training.manifest import class_names as get_class_names
+from training.report import dataset_report, save_report
+
+log = logging.getLogger(__name__)
+
+
+def publish(model: keras.Model, config: TrainConfig, manifest: pd.DataFrame,
+            report: dict[str, Any], training_info: dict[str, Any]) -> Path:
+    """Export model to <model_dir>/<version>/, evaluate on the test split, store metrics."""
+    version = config.version or next_version(config.model_dir)
+    version_dir = Path(config.model_dir) / str(version)
+    history = cb.read_history(config.run_dir)
+    training_info = {
+        "config": config.to_dict(),
+        "epochs_run": len(history),
+        "best_val_accuracy": round(float(history.val_accuracy.max()), 4) if len(history) else None,
+        **training_info,
+    }
+    export_model(model, version_dir, class_names=get_class_names(manifest), tta=config.tta, extra={
+        "name": config.model_name,
+        "training": training_info,
+        "dataset": {"fingerprint": fingerprint(manifest), "totals": report["totals"],
+                    "counts": report["counts"]},
+    })
+    save_report(report, version_dir / "evaluation")
+    if len(history):
+        history.to_csv(version_dir / "evaluation" / "history.csv", index=False)
+    metrics = evaluate_dir(version_dir, config.data_dir, version_dir / "evaluation", history)
+    metadata = read_metadata(version_dir)
+    metadata["metrics"] = {k: v for k, v in metrics.items() if k not in ("model_dir", "data_dir")}
+    write_metadata(version_dir, metadata)
+    print(f"exported {version_dir}: test accuracy {metrics['accuracy']:.4f}, "
+          f"macro-F1 {metrics['macro_f1']:.4f}", flush=True)
+    return version_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: publish a .keras checkpoint with the run's config."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True, help="a .keras file (e.g. runs/x/best.keras)")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    config = config_from_args(args)
+    try:
+        manifest = build_manifest(config.data_dir)
+        model = keras.models.load_model(args.checkpoint)
+        publish(model, config, manifest, dataset_report(manifest),
+                {"checkpoint": str(args.checkpoint)})
+    except (DatasetError, ModelDirError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

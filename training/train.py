@@ -1,0 +1,98 @@
+"""Train the emotion CNN on an image-folder dataset, export it and evaluate it.
+
+python -m training.train --data-dir DIR [--model-dir models/emotion] [--epochs N] [...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from training.config import TrainConfig, add_arguments, config_from_args
+from training.errors import DatasetError, ModelDirError
+
+log = logging.getLogger("training")
+
+
+def train(config: TrainConfig) -> Path:
+    """Run the whole pipeline; returns the exported version folder."""
+    import keras
+
+    from training import callbacks as cb
+    from training.data import class_weights, make_augmenter, make_dataset, oversample, split_train_val
+    from training.devices import configure_devices
+    from training.manifest import build_manifest
+    from training.manifest import class_names as get_class_names
+    from training.model import compile_model, make_model
+    from training.publish import publish
+    from training.report import dataset_report, format_report, save_report
+
+    keras.utils.set_random_seed(config.seed)
+    strategy = configure_devices(config.mixed_precision)
+    run_dir = Path(config.run_dir)
+    resuming = cb.prepare_run_dir(run_dir)
+    log.info("%s run in %s", "resuming" if resuming else "starting", run_dir)
+
+    manifest = build_manifest(config.data_dir)
+    manifest.to_csv(run_dir / "manifest.csv", index=False)
+    report = dataset_report(manifest)
+    print(format_report(report), flush=True)
+    save_report(report, run_dir / "report")
+    class_names = get_class_names(manifest)
+    train_df, val_df = split_train_val(manifest, config)
+    weights = class_weights(train_df.label, class_names, config.class_weight)
+    if config.oversample:
+        train_df = oversample(train_df, config.seed)
+    log.info("train %d, validation %d, classes %s, class weights %s",
+             len(train_df), len(val_df), class_names, weights)
+
+    train_ds = make_dataset(train_df, class_names, config, training=True,
+                            augmenter=make_augmenter(config))
+    if config.steps_per_epoch:
+        train_ds = train_ds.repeat()
+    val_ds = make_dataset(val_df, class_names, config, training=False)
+    with strategy.scope():
+        if config.init_from:
+            log.info("continuing from checkpoint %s", config.init_from)
+            model = keras.models.load_model(config.init_from)
+        else:
+            model = compile_model(make_model(config, len(class_names)), config)
+    model.summary(print_fn=lambda line, **_: log.info(line))
+    started = time.monotonic()
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, class_weight=weights,
+              steps_per_epoch=config.steps_per_epoch or None,
+              callbacks=cb.make_callbacks(config), verbose=1)
+    train_seconds = time.monotonic() - started
+    best = run_dir / cb.BEST_FILE
+    if best.exists():  # the best validation epoch, even across resumed runs
+        model = keras.models.load_model(best)
+
+    return publish(model, config, manifest, report, {
+        "train_images": len(train_df), "validation_images": len(val_df), "class_weights": weights,
+        "seconds_this_session": round(train_seconds),
+    })
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; dataset and model-dir problems exit with code 2."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        config = config_from_args(args)
+    except (ValueError, OSError) as exc:
+        parser.error(str(exc))
+    try:
+        train(config)
+    except (DatasetError, ModelDirError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
