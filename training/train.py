@@ -64,7 +64,7 @@ def train(config: TrainConfig) -> Path:
     started = time.monotonic()
     model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, class_weight=weights,
               steps_per_epoch=config.steps_per_epoch or None,
-              callbacks=cb.make_callbacks(config), verbose=1)
+              callbacks=cb.make_callbacks(config), shuffle=False, verbose=1)
     train_seconds = time.monotonic() - started
     best = run_dir / cb.BEST_FILE
     if best.exists():  # the best validation epoch, even across resumed runs

@@ -1,0 +1,97 @@
+"""Config precedence and validation; split, class weights, oversampling, augmentation."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.config import TrainConfig, add_arguments, config_from_args
+from training.data import class_weights, make_augmenter, oversample, split_train_val
+
+
+def parse(*argv: str) -> TrainConfig:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return config_from_args(parser.parse_args(list(argv)))
+
+
+def test_flags_override_config_file_which_overrides_defaults(tmp_path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('epochs = 7\nwidth = 16\naugment = ["flip"]\ndrop_blank = true\n')
+    config = parse("--config", str(toml), "--width", "24", "--no-drop-blank")
+    assert (config.epochs, config.width, config.augment, config.drop_blank) == (7, 24, ("flip",), False)
+    assert config.batch_size == TrainConfig().batch_size
+    assert parse("--augment", "none").augment == ()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--augment", "flip,warp"], ["--val-fraction", "0.9"], ["--epochs", "0"], ["--dropout", "1.5"]],
+    ids=["unknown-augment", "val-fraction", "epochs", "dropout"],
+)
+def test_invalid_values_are_rejected(argv) -> None:
+    with pytest.raises(ValueError):
+        parse(*argv)
+
+
+def test_unknown_config_file_keys_are_rejected(tmp_path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text('{"epochs": 2, "learnin_rate": 0.1}')
+    with pytest.raises(ValueError, match="learnin_rate"):
+        parse("--config", str(path))
+
+
+def manifest_frame() -> pd.DataFrame:
+    rows = []
+    for label, n in (("a", 50), ("b", 10), ("c", 40)):
+        rows += [{"path": f"{label}{i}", "split": "train", "label": label, "status": "ok",
+                  "sha256": f"{label}{i}", "blank": i == 0} for i in range(n)]
+    rows += [{"path": "t0", "split": "test", "label": "a", "status": "ok", "sha256": "a1", "blank": False}]
+    return pd.DataFrame(rows)
+
+
+def test_split_is_stratified_seeded_and_disjoint() -> None:
+    config = TrainConfig(val_fraction=0.2, seed=3)
+    train, val = split_train_val(manifest_frame(), config)
+    assert val.label.value_counts().to_dict() == {"a": 10, "c": 8, "b": 2}
+    assert set(train.index).isdisjoint(val.index)
+    assert len(train) + len(val) == 100
+    _again_train, again_val = split_train_val(manifest_frame(), config)
+    assert list(again_val.index) == list(val.index)
+    assert "test" not in set(train.split) | set(val.split)
+
+
+def test_split_can_drop_test_duplicates_and_blanks() -> None:
+    train, val = split_train_val(manifest_frame(), TrainConfig(drop_test_duplicates=True, drop_blank=True))
+    kept = set(train.sha256) | set(val.sha256)
+    assert "a1" not in kept  # byte-identical to a test image
+    assert not {"a0", "b0", "c0"} & kept  # blank
+    assert len(kept) == 100 - 1 - 3
+
+
+def test_class_weights_modes() -> None:
+    labels = pd.Series(["a"] * 30 + ["b"] * 10)
+    assert class_weights(labels, ["a", "b"], "none") is None
+    balanced = class_weights(labels, ["a", "b"], "balanced")
+    assert balanced == pytest.approx({0: 40 / 60, 1: 40 / 20})
+    assert class_weights(labels, ["a", "b"], "sqrt") == pytest.approx(
+        {k: np.sqrt(v) for k, v in balanced.items()})
+
+
+def test_oversample_equalises_classes() -> None:
+    frame = manifest_frame()
+    counts = oversample(frame[frame.split == "train"], seed=1).label.value_counts()
+    assert set(counts) == {50}
+
+
+def test_augmentation_is_inactive_at_inference_and_active_in_training() -> None:
+    augmenter = make_augmenter(TrainConfig(seed=5))
+    x = np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 1)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(augmenter(x, training=False)), x)
+    assert not np.allclose(np.asarray(augmenter(x, training=True)), x)
+    assert [layer.name.split("_")[0] for layer in augmenter.layers] == [
+        "random", "random", "random", "random", "random", "random"]
+    assert len(make_augmenter(TrainConfig(augment=("flip",))).layers) == 1

@@ -1,0 +1,174 @@
+"""End to end on tiny data: train, export, reload, evaluate, resume, CLIs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from contract import INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
+from contract.modeldir import read_metadata
+from tests.conftest import tiny_config
+from tests.synthetic import make_face
+from training import callbacks as cb
+from training.savedmodel import load_predict_fn
+
+EVAL_FILES = {"metrics.json", "classification_report.txt", "confusion_matrix.csv",
+              "confusion_matrix_normalized.csv", "confusion_matrix.png", "training_curves.png",
+              "dataset_report.json", "dataset_counts.csv", "dataset_counts.png", "history.csv"}
+
+
+def faces(n: int = 14) -> np.ndarray:
+    return np.stack([make_face(i % 7, seed=500 + i)[:, :, None] for i in range(n)])
+
+
+def test_export_layout_and_metadata(tiny_model_dir: Path) -> None:
+    assert tiny_model_dir.name == "1"
+    assert (tiny_model_dir / "saved_model.pb").exists()
+    assert (tiny_model_dir / "model.keras").exists()
+    metadata = read_metadata(tiny_model_dir)
+    assert metadata["class_names"] == ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+    assert metadata["input"]["input_name"] == INPUT_NAME
+    assert metadata["tta"] == "flip"
+    assert metadata["training"]["config"]["epochs"] == 2
+    assert set(metadata["versions"]) >= {"tensorflow", "keras", "opencv"}
+    assert len(metadata["dataset"]["fingerprint"]) == 64
+    assert 0.0 <= metadata["metrics"]["accuracy"] <= 1.0
+
+
+def test_signature_names_dtypes_and_shapes(tiny_model_dir: Path) -> None:
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(tiny_model_dir)).signatures[SIGNATURE_NAME]
+    spec = signature.structured_input_signature[1][INPUT_NAME]
+    assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, 48, 48, 1]
+    output = signature.structured_outputs[OUTPUT_NAME]
+    assert output.dtype == tf.float32 and output.shape.as_list() == [None, 7]
+
+
+def test_savedmodel_matches_in_memory_model_with_flip_tta(tiny_model_dir: Path) -> None:
+    model = keras.models.load_model(tiny_model_dir / "model.keras")
+    x = faces()
+    direct = model.predict(x.astype("float32"), verbose=0)
+    flipped = model.predict(x[:, :, ::-1].astype("float32"), verbose=0)
+    exported = load_predict_fn(tiny_model_dir)(x)
+    assert np.abs(exported - (direct + flipped) / 2).max() < 1e-5
+    np.testing.assert_allclose(exported.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_savedmodel_matches_in_memory_model_without_tta(tmp_path, tiny_dataset) -> None:
+    from training.train import train
+
+    version_dir = train(tiny_config(tmp_path, tiny_dataset, epochs=1))
+    model = keras.models.load_model(version_dir / "model.keras")
+    x = faces()
+    direct = model.predict(x.astype("float32"), verbose=0)
+    assert np.abs(load_predict_fn(version_dir)(x) - direct).max() < 1e-5
+    # Inference is deterministic: no augmentation or dropout is active.
+    np.testing.assert_array_equal(load_predict_fn(version_dir)(x), load_predict_fn(version_dir)(x))
+
+
+def test_evaluation_writes_every_artefact(tiny_model_dir: Path) -> None:
+    evaluation = tiny_model_dir / "evaluation"
+    assert {p.name for p in evaluation.iterdir()} >= EVAL_FILES
+    metrics = json.loads((evaluation / "metrics.json").read_text())
+    assert metrics["samples"] == 14
+    assert sum(map(sum, metrics["confusion_matrix"])) == 14
+    assert set(metrics["per_class"]) == set(read_metadata(tiny_model_dir)["class_names"])
+    assert {"accuracy", "categorical_accuracy", "loss", "macro_f1"} <= set(metrics)
+
+
+def test_evaluate_cli_on_unseen_folder(tiny_model_dir: Path, tiny_dataset: Path, tmp_path) -> None:
+    from training.evaluate import main
+
+    assert main(["--model-dir", str(tiny_model_dir.parent), "--data-dir", str(tiny_dataset),
+                 "--out", str(tmp_path / "eval")]) == 0
+    expected = EVAL_FILES - {"training_curves.png", "dataset_report.json", "dataset_counts.csv",
+                             "dataset_counts.png", "history.csv"}
+    assert expected <= {p.name for p in (tmp_path / "eval").iterdir()}
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Simulates a crash right after an epoch has been backed up."""
+
+    def __init__(self, at_epoch: int) -> None:
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, tiny_dataset, monkeypatch) -> None:
+    from training.train import train
+
+    config = tiny_config(tmp_path, tiny_dataset, epochs=4, patience=10)
+    original = cb.make_callbacks
+    monkeypatch.setattr(cb, "make_callbacks", lambda c: [*original(c), Interrupt(1)])
+    with pytest.raises(KeyboardInterrupt):
+        train(config)
+    assert list(cb.read_history(config.run_dir).epoch) == [0, 1]
+    assert (Path(config.run_dir) / cb.BACKUP_DIR).is_dir()
+
+    started: list[int] = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs=None) -> None:
+            started.append(epoch)
+
+    monkeypatch.setattr(cb, "make_callbacks", lambda c: [*original(c), Record()])
+    version_dir = train(config)
+    assert started == [2, 3]
+    assert list(cb.read_history(config.run_dir).epoch) == [0, 1, 2, 3]
+    assert read_metadata(version_dir)["training"]["epochs_run"] == 4
+    assert not (Path(config.run_dir) / cb.BACKUP_DIR).exists()
+
+
+def test_predict_cli(tiny_model_dir: Path, tiny_dataset: Path, capsys) -> None:
+    from training.predict import main
+
+    image = next((tiny_dataset / "test" / "happy").iterdir())
+    assert main(["--model", str(tiny_model_dir), "--json", str(image)]) == 0
+    result = json.loads(capsys.readouterr().out)[0]
+    assert result["label"] in result["probabilities"]
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert main(["--model", str(tiny_model_dir), str(image), "missing.png"]) == 1
+    assert main(["--model", "/nonexistent", str(image)]) == 2
+
+
+def test_publish_cli_exports_a_checkpoint(tiny_model_dir: Path, tiny_dataset: Path, tmp_path) -> None:
+    from training.publish import main
+
+    assert main(["--checkpoint", str(tiny_model_dir / "model.keras"), "--data-dir", str(tiny_dataset),
+                 "--model-dir", str(tmp_path / "models"), "--version", "3", "--tta", "none",
+                 "--run-dir", str(tmp_path / "run")]) == 0
+    assert read_metadata(tmp_path / "models" / "3")["training"]["checkpoint"].endswith("model.keras")
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [("missing-train", "missing 'train/' folder"), ("no-dataset", "does not exist")],
+)
+def test_train_cli_reports_dataset_errors(tmp_path, capsys, layout, message) -> None:
+    from training.train import main
+
+    data = tmp_path / "data"
+    if layout == "missing-train":
+        (data / "test" / "happy").mkdir(parents=True)
+    code = main(["--data-dir", str(data), "--run-dir", str(tmp_path / "run"), "--epochs", "1"])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_tune_writes_results_table(tiny_dataset: Path, tmp_path) -> None:
+    from training.tune import main
+
+    assert main(["--data-dir", str(tiny_dataset), "--trials", "2", "--epochs", "1", "--depth", "2",
+                 "--dense-units", "8", "--out", str(tmp_path / "tune")]) == 0
+    table = (tmp_path / "tune" / "results.csv").read_text().splitlines()
+    assert table[0].split(",") == ["trial", "learning_rate", "dropout", "width", "batch_size", "val_accuracy"]
+    assert len(table) == 3
