@@ -20,6 +20,7 @@ import pandas as pd
 from contract.modeldir import read_metadata, write_metadata
 from training import callbacks as cb
 from training.config import TrainConfig, add_arguments, config_from_args
+from training.data import class_weights, split_train_val
 from training.errors import DatasetError, ModelDirError
 from training.evaluate import evaluate_dir
 from training.export import export_model, next_version
@@ -36,8 +37,12 @@ def publish(model: keras.Model, config: TrainConfig, manifest: pd.DataFrame,
     version = config.version or next_version(config.model_dir)
     version_dir = Path(config.model_dir) / str(version)
     history = cb.read_history(config.run_dir)
+    train_df, val_df = split_train_val(manifest, config)
     training_info = {
         "config": config.to_dict(),
+        "train_images": len(train_df),
+        "validation_images": len(val_df),
+        "class_weights": class_weights(train_df.label, get_class_names(manifest), config.class_weight),
         "epochs_run": len(history),
         "best_val_accuracy": round(float(history.val_accuracy.max()), 4) if len(history) else None,
         **training_info,

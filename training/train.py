@@ -70,10 +70,7 @@ def train(config: TrainConfig) -> Path:
     if best.exists():  # the best validation epoch, even across resumed runs
         model = keras.models.load_model(best)
 
-    return publish(model, config, manifest, report, {
-        "train_images": len(train_df), "validation_images": len(val_df), "class_weights": weights,
-        "seconds_this_session": round(train_seconds),
-    })
+    return publish(model, config, manifest, report, {"seconds_this_session": round(train_seconds)})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,113 @@
+"""Render a model card (Markdown) from an exported model's metadata.json.
+
+python -m training.model_card models/emotion/1 [--notes notes.md] > models/README.md
+
+Every number comes from the export's own metadata and evaluation, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from contract.modeldir import read_metadata, resolve_version_dir
+
+# Published FER2013 test accuracies, for context (not measured here).
+REFERENCES = [
+    ("Human accuracy (Goodfellow et al., 2013)", "≈ 65%"),
+    ("`fer` package, mini-Xception", "≈ 66%"),
+    ("VGG variant, Khaireddin & Chen 2021 (best single network)", "73.3%"),
+]
+
+
+def accuracy_table(metrics: dict[str, Any]) -> str:
+    """Per-class precision/recall/F1 table plus the overall rows."""
+    lines = ["| class | precision | recall | F1 | test images |", "|---|---:|---:|---:|---:|"]
+    for name, row in metrics["per_class"].items():
+        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} "
+                     f"| {row['support']} |")
+    lines.append(f"| **overall accuracy** | | | | **{metrics['accuracy']:.2%}** of {metrics['samples']} |")
+    lines.append(f"| macro-F1 | | | {metrics['macro_f1']:.3f} | |")
+    return "\n".join(lines)
+
+
+def render(version_dir: Path, notes: str = "") -> str:
+    """The model card text."""
+    meta = read_metadata(version_dir)
+    metrics, training = meta.get("metrics", {}), meta.get("training", {})
+    config = training.get("config", {})
+    refs = "\n".join(f"| {name} | {value} |" for name, value in REFERENCES)
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.items()
+                     if k in ("width", "depth", "epochs", "batch_size", "learning_rate"))
+    return f"""# Model card: `{meta.get('name', 'emotion')}` version {meta['version']}
+
+Folder: `{version_dir}` (TensorFlow Serving layout). Created {meta.get('created')} with
+TensorFlow {meta['versions']['tensorflow']}, Keras {meta['versions']['keras']}.
+
+## What it does
+Classifies a face image into one of {len(meta['class_names'])} emotions
+({', '.join(meta['class_names'])}). Input: `{meta['input']['input_name']}`, uint8
+`[N, 48, 48, 1]` grayscale faces (0..255; normalisation is inside the model). Output:
+`{meta['output']['name']}`, float32 `[N, {len(meta['class_names'])}]` softmax probabilities in
+`class_names` order. Test-time augmentation inside the signature: `{meta.get('tta')}`.
+
+## Data
+FER2013 (image-folder release; see `../shared/datasets/fer2013/SOURCE.md`): 28,709 train and
+7,178 test 48x48 grayscale faces. Dataset fingerprint `{meta['dataset']['fingerprint'][:16]}…`.
+Training used {training.get('train_images', '?')} images and validated on
+{training.get('validation_images', '?')} (a stratified {config.get('val_fraction')} split of
+train). Train images that are byte-copies of test images were dropped:
+{config.get('drop_test_duplicates')}; blank images dropped: {config.get('drop_blank')}.
+The test split was used only for the final numbers below, never for model selection.
+
+## Accuracy on the full FER2013 test split (PublicTest + PrivateTest)
+Computed by `make evaluate` through the exported serving signature, i.e. exactly what the
+service computes for a 48x48 face.
+
+{accuracy_table(metrics)}
+
+For reference (published numbers, not measured here):
+
+| model | FER2013 test accuracy |
+|---|---:|
+{refs}
+| **this model** | **{metrics.get('accuracy', 0):.2%}** |
+
+Confusion matrix: `evaluation/confusion_matrix.png`; curves: `evaluation/training_curves.png`.
+
+## Training
+Config file `training/configs/fer2013.toml` (full config in `metadata.json`); key flags:
+`{flags}`. Epochs run: {training.get('epochs_run')}; best validation accuracy
+{training.get('best_val_accuracy')}.
+{notes}
+## Limitations
+- FER2013 labels are noisy (human agreement ≈ 65%); 57 byte-identical images carry different
+  labels, and 531 images appear in both train and test in the original release.
+- 48x48 grayscale, mostly frontal faces scraped from web searches: accuracy drops for
+  profile views, occlusion, low light and children; demographic balance of FER2013 is
+  undocumented and skewed, so error rates likely differ across age, gender and skin tone.
+- `disgust` has only 436 training images; its recall is the weakest signal in the table.
+- Predicts posed/apparent expression, not felt emotion.
+
+## Intended use
+Research, demos and aggregate analytics of apparent facial expression with a human in the
+loop. Not for decisions about individuals (hiring, policing, health, education), nor for
+inferring a person's inner state.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dir")
+    parser.add_argument("--notes", help="a Markdown file with run notes (command, hardware, time)")
+    args = parser.parse_args(argv)
+    notes = Path(args.notes).read_text() if args.notes else ""
+    print(render(resolve_version_dir(args.model_dir), notes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
