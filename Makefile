@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-slow lint format train evaluate tune export predict serve clean
+.PHONY: help venv browser-deps test test-slow lint format train evaluate tune export predict serve clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -26,7 +26,19 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## create the virtual environment (EXTRAS=gpu,dev for CUDA)
 
-test: venv ## lint + the whole default test suite (no dataset, GPU or network needed)
+CHROMIUM ?= /usr/bin/chromium
+browser-deps: venv ## install what tests/browser needs: Chromium (Debian chromium, chromium-driver) when missing, Playwright
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+		if [ "$$SUDO" != none ] && command -v apt-get >/dev/null; then \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+		fi; \
+		[ -x "$(CHROMIUM)" ] || echo "browser-deps: no Chromium at $(CHROMIUM) and apt-get could not install it" \
+			"(needs root or sudo and a Debian mirror); the browser tests will be skipped" >&2; \
+	fi
+	@$(PY) -c "import playwright, pytest_playwright" 2>/dev/null || $(VENV)/bin/pip install -q -e ".[$(EXTRAS)]"
+
+test: venv browser-deps ## lint + the whole default test suite (no dataset, GPU or network needed)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
@@ -58,6 +70,49 @@ export: venv ## publish a .keras checkpoint as a model version: ARGS="--checkpoi
 predict: venv ## classify face images with a SavedModel: IMAGES="a.jpg b.png" [MODEL_DIR=...]
 	$(PY) -m training.predict --model $(or $(MODEL_DIR),models/emotion) $(IMAGES)
 
+serve: venv ## run the API under gunicorn, http://127.0.0.1:8000: [MODEL_DIR=models/emotion] [HOST= PORT= WORKERS= API_KEY=...]
+	MODEL_DIR=$(or $(MODEL_DIR),models/emotion) $(VENV)/bin/gunicorn -c gunicorn.conf.py "service.wsgi:app"
+
 clean: ## remove caches and test artefacts (keeps the venv and models)
 	rm -rf .pytest_cache .ruff_cache .hypothesis test-artifacts
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+# ---- containers (Dockerfile, Dockerfile.gpu, docker-compose.yml; README "Deployment") ----
+DOCKER ?= docker
+COMPOSE ?= $(DOCKER) compose
+IMAGE_NAME ?= emotion-service
+SCALE ?= 1
+.PHONY: docker-build docker-build-gpu up down logs lint-docker container-test
+
+docker-build: ## build the CPU image emotion-service:cpu [DOCKER=podman] [IMAGE_NAME=...]
+	$(DOCKER) build -t $(IMAGE_NAME):cpu -f Dockerfile .
+
+docker-build-gpu: ## build the GPU image emotion-service:gpu (tensorflow[and-cuda])
+	$(DOCKER) build -t $(IMAGE_NAME):gpu -f Dockerfile.gpu .
+
+up: ## docker compose up: nginx on :8000 in front of SCALE api replicas [SCALE=1]
+	$(COMPOSE) up -d --scale api=$(SCALE)
+
+down: ## stop and remove the compose stack
+	$(COMPOSE) down
+
+logs: ## follow the compose stack's logs
+	$(COMPOSE) logs -f --tail=100
+
+lint-docker: venv ## hadolint both Dockerfiles + docker-compose.yml against the compose schema (part of make test)
+	$(PY) -m pytest -q tests/deploy/test_lint.py
+
+container-test: venv ## slow, root, no Docker needed: podman builds + runs the image and compose stack, checks /predict
+	bash deploy/container-test.sh
+
+# ---- benchmarks (benchmarks/, README "Benchmarks"); numbers are only meaningful on an idle machine ----
+BENCH_DATA ?= ../shared/datasets/fer2013
+BENCH_ARGS ?=
+.PHONY: bench bench-quick
+
+bench: venv ## serving + training benchmarks (~10 min): benchmarks/results/latest.{json,md} [BENCH_ARGS="--workers 2"]
+	$(PY) -m benchmarks.run --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(BENCH_ARGS)
+
+bench-quick: venv ## the same in short windows (< 2 min), to check it runs: benchmarks/results/latest-quick.{json,md}
+	$(PY) -m benchmarks.run --quick --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) \
+		$(BENCH_ARGS)

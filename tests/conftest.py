@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tests.synthetic import make_dataset  # noqa: E402
+from tests.synthetic import make_dataset
 
 FER2013 = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "fer2013"
 

@@ -1,0 +1,59 @@
+"""The application factory: settings and model in, a ready Flask app out."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+
+import cv2
+from flask import Flask
+
+from service import api, errors, inference, metrics, pages, security
+from service.devices import configure_devices
+from service.model import Predictor, configure_tensorflow, load_predictor, warm_up
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging(level: str) -> None:
+    """One log format for the app's own loggers (gunicorn keeps its own)."""
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("service").setLevel(level.upper())
+
+
+def create_app(settings: Settings | None = None, predictor: Predictor | None = None) -> Flask:
+    """Build the app; loads MODEL_DIR unless a predictor is given. Raises ModelDirError if unusable."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    # Requests already run in parallel threads: OpenCV's own pool would only oversubscribe the cores.
+    cv2.setNumThreads(1)
+    if predictor is None:
+        configure_tensorflow(settings.intra_op_threads)
+        configure_devices()  # GPU memory growth must be set before the model touches the device
+        predictor = load_predictor(settings.model_dir)
+    warm_up(predictor)  # before the app exists, so no request can see a cold or broken model
+
+    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + api.OVERHEAD
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # probabilities keep the model's class order
+    app.extensions["settings"] = settings
+
+    errors.init_app(app)
+    app_metrics = metrics.init_app(app)
+    security.init_app(app, settings)
+    engine = inference.init_app(app, settings, predictor, app_metrics)
+    api.init_app(app)
+    pages.init_app(app)
+    atexit.register(engine.close)  # the dev server and tests; gunicorn calls shutdown() from worker_exit
+    log.info("ready: model %s v%s, detector %s, batch size %d, wait %g ms", predictor.name, predictor.version,
+             settings.detector, settings.batch_max_size, settings.batch_max_wait_ms)
+    return app
+
+
+def shutdown(app: Flask) -> None:
+    """Stop taking work and let in-flight faces finish (gunicorn's worker_exit hook calls this)."""
+    engine = app.extensions.get("engine")
+    if engine is not None:
+        engine.close()

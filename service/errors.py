@@ -1,0 +1,114 @@
+"""Typed API errors and the one handler that turns every error into JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error with an HTTP status, a snake_case code and a message safe to show clients."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None,
+                 retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.details = details
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, Any]:
+        """The {"code", "message"[, "details"]} body, also used for batch item errors."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class BadImage(ApiError):
+    """The bytes are not a decodable image."""
+
+    code = "invalid_image"
+
+
+class Unauthorized(ApiError):
+    """Missing or wrong API key."""
+
+    status_code, code = 401, "unauthorized"
+
+
+class TooLarge(ApiError):
+    """Upload, pixel count or item count over a configured limit."""
+
+    status_code, code = 413, "payload_too_large"
+
+
+class UnsupportedMedia(ApiError):
+    """A content type or image format the service does not accept."""
+
+    status_code, code = 415, "unsupported_media_type"
+
+
+class Invalid(ApiError):
+    """A request that fails schema validation."""
+
+    status_code, code = 422, "validation_error"
+
+
+class Unavailable(ApiError):
+    """Not ready yet, shutting down, or overloaded: try again later."""
+
+    status_code, code = 503, "unavailable"
+
+
+class Timeout(ApiError):
+    """Inference took longer than the configured timeout."""
+
+    status_code, code = 504, "timeout"
+
+
+def error_response(error: ApiError) -> tuple[Response, int]:
+    """The JSON response for an ApiError, with Retry-After when it has one."""
+    response = jsonify(error=error.to_dict())
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response, error.status_code
+
+
+def _http_error(exc: HTTPException) -> tuple[Response, int]:
+    """Werkzeug errors (404, 405, 413, 429, ...) in the same JSON shape, keeping their headers."""
+    status = exc.code or 500
+    codes = {413: "payload_too_large", 429: "rate_limited"}
+    code = codes.get(status) or (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+    message = exc.description or exc.name
+    if status == 429:
+        message = f"rate limit exceeded ({exc.description}); retry later"
+    response = jsonify(error={"code": code, "message": message})
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, status
+
+
+def _unexpected(exc: Exception) -> tuple[Response, int]:
+    """Anything unforeseen: log the traceback, show the client nothing of it."""
+    log.exception("unhandled error")
+    return jsonify(error={"code": "internal_error", "message": "internal server error"}), 500
+
+
+def init_app(app: Flask) -> None:
+    """Register the JSON error handlers."""
+    app.register_error_handler(ApiError, error_response)
+    app.register_error_handler(ValidationError, lambda exc: error_response(
+        Invalid("request validation failed", details=exc.messages)))
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,104 @@
+"""The SavedModel behind the service: loaded once per worker, checked and warmed up."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from contract import CHANNELS, IMAGE_SIZE, INPUT_DTYPE, INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
+from contract.modeldir import ModelDirError, read_metadata, resolve_version_dir
+
+log = logging.getLogger(__name__)
+
+
+class Predictor(Protocol):
+    """What the service needs from a model; tests may pass any object with these members."""
+
+    name: str
+    version: str
+    class_names: list[str]
+    metadata: dict[str, Any]
+
+    def predict_batch(self, images: np.ndarray) -> np.ndarray:
+        """uint8 faces [N,48,48,1] -> float32 probabilities [N,K]."""
+
+
+@dataclass
+class SavedModelPredictor:
+    """A TF-Serving style SavedModel called through its serving signature (not keras predict)."""
+
+    name: str
+    version: str
+    class_names: list[str]
+    metadata: dict[str, Any]
+    path: Path
+    _signature: Any = field(repr=False)
+    _loaded: Any = field(repr=False)  # the signature fails once its object is garbage-collected
+
+    def predict_batch(self, images: np.ndarray) -> np.ndarray:
+        """uint8 faces [N,48,48,1] -> float32 probabilities [N,K]."""
+        import tensorflow as tf
+
+        outputs = self._signature(**{INPUT_NAME: tf.constant(images, tf.uint8)})
+        return outputs[OUTPUT_NAME].numpy()
+
+
+def check_contract(metadata: dict[str, Any], path: Path) -> None:
+    """Refuse a model whose recorded input contract is not the one this service feeds."""
+    contract = metadata.get("input") or {}
+    expected = {"image_size": IMAGE_SIZE, "channels": CHANNELS, "dtype": INPUT_DTYPE}
+    wrong = {k: contract.get(k) for k, v in expected.items() if k in contract and contract[k] != v}
+    if wrong:
+        raise ModelDirError(f"{path}: input contract {wrong} is incompatible with {expected}")
+
+
+def configure_tensorflow(intra_op_threads: int) -> None:
+    """Size TF's thread pools before the first op; later calls are ignored by TF, so tolerate them."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        log.debug("TensorFlow thread pools were already initialised")
+
+
+def load_predictor(model_dir: str | Path) -> SavedModelPredictor:
+    """Load, validate and warm up a model; any problem raises ModelDirError with a clear message."""
+    import tensorflow as tf
+
+    path = resolve_version_dir(model_dir)
+    metadata = read_metadata(path)
+    check_contract(metadata, path)
+    try:
+        loaded = tf.saved_model.load(str(path))
+        signature = loaded.signatures[SIGNATURE_NAME]
+    except KeyError:
+        raise ModelDirError(f"{path}: SavedModel has no '{SIGNATURE_NAME}' signature") from None
+    except Exception as exc:  # TF raises many unrelated types for a corrupt file
+        raise ModelDirError(f"{path}: cannot load SavedModel: {type(exc).__name__}: {exc}") from None
+    predictor = SavedModelPredictor(
+        name=str(metadata.get("name", "emotion")), version=str(metadata.get("version", path.name)),
+        class_names=list(metadata["class_names"]), metadata=metadata, path=path,
+        _signature=signature, _loaded=loaded)
+    warm_up(predictor)
+    log.info("loaded model %s version %s from %s (%d classes)", predictor.name, predictor.version, path,
+             len(predictor.class_names))
+    return predictor
+
+
+def warm_up(predictor: Predictor) -> None:
+    """Run one dummy batch so the first request doesn't pay for tracing, and check the output shape."""
+    dummy = np.zeros((2, IMAGE_SIZE, IMAGE_SIZE, CHANNELS), np.uint8)
+    try:
+        outputs = np.asarray(predictor.predict_batch(dummy))
+    except Exception as exc:  # an incompatible signature fails here with TF-specific errors
+        raise ModelDirError(f"model warm-up failed: {type(exc).__name__}: {exc}") from None
+    expected = (len(dummy), len(predictor.class_names))
+    if outputs.shape != expected:
+        raise ModelDirError(f"model output shape {outputs.shape} does not match {expected} "
+                            f"(metadata lists {len(predictor.class_names)} class names)")

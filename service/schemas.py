@@ -1,0 +1,124 @@
+"""Marshmallow schemas: request validation, response shapes and the OpenAPI document."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from service.faces import DETECT_MODES
+
+
+class PredictQuery(Schema):
+    """Query parameters of /predict and /predict/batch."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    detect = fields.String(load_default="auto", validate=validate.OneOf(DETECT_MODES),
+                           metadata={"description": "auto: small crops are classified whole; always; never"})
+
+
+class ImageJson(Schema):
+    """JSON body of /predict."""
+
+    image = fields.String(required=True, validate=validate.Length(min=1),
+                          metadata={"description": "base64 (or data: URL) of a jpeg, png, bmp or webp"})
+
+
+class BatchJson(Schema):
+    """JSON body of /predict/batch (the item limit is checked in the view, against MAX_BATCH_ITEMS)."""
+
+    images = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+
+
+class ModelRef(Schema):
+    """Which model answered."""
+
+    name = fields.String()
+    version = fields.String()
+
+
+class Box(Schema):
+    """A face box in pixels of the (EXIF-upright) image."""
+
+    x, y, width, height = fields.Integer(), fields.Integer(), fields.Integer(), fields.Integer()
+
+
+class Face(Schema):
+    """One face and its emotion."""
+
+    box = fields.Nested(Box)
+    label = fields.String()
+    confidence = fields.Float()
+    probabilities = fields.Dict(keys=fields.String(), values=fields.Float(),
+                                metadata={"description": "every class, in the model's class order"})
+    detection_score = fields.Float(allow_none=True,
+                                   metadata={"description": "null when not from a scoring detector"})
+
+
+class Detection(Schema):
+    """How faces were located."""
+
+    mode = fields.String()
+    detector = fields.String()
+    used = fields.Boolean(metadata={"description": "false when the whole image was classified"})
+
+
+class ImageSize(Schema):
+    """Decoded image size."""
+
+    width, height = fields.Integer(), fields.Integer()
+
+
+class PredictResponse(Schema):
+    """Result for one image."""
+
+    model = fields.Nested(ModelRef)
+    image = fields.Nested(ImageSize)
+    detection = fields.Nested(Detection)
+    faces_found = fields.Boolean()
+    faces = fields.List(fields.Nested(Face))
+
+
+class ErrorBody(Schema):
+    """code, message and (for 422) details."""
+
+    code = fields.String()
+    message = fields.String()
+    details = fields.Raw()
+
+
+class ErrorResponse(Schema):
+    """Every error response."""
+
+    error = fields.Nested(ErrorBody)
+
+
+class BatchResponse(Schema):
+    """One entry per input image, in input order: a PredictResponse or an ErrorResponse."""
+
+    model = fields.Nested(ModelRef)
+    results = fields.List(fields.Raw(), metadata={"description": "PredictResponse | ErrorResponse"})
+
+
+class Health(Schema):
+    """Liveness and readiness."""
+
+    status = fields.String()
+    ready = fields.Boolean()
+    model_version = fields.String(allow_none=True)
+    uptime_s = fields.Float()
+
+
+class Metadata(Schema):
+    """The model's metadata.json, as exported by training."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String()
+    version = fields.String()
+    class_names = fields.List(fields.String())
+    input = fields.Dict()
+    tta = fields.String(allow_none=True)
+    created = fields.String(allow_none=True)
+    metrics = fields.Dict(allow_none=True)

@@ -1,0 +1,115 @@
+"""Service settings: read once from the environment into a frozen, validated object.
+
+Imported by gunicorn.conf.py in the master process, so it must stay free of
+TensorFlow, OpenCV and Flask imports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DETECTORS = ("yunet", "haar")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class SettingsError(ValueError):
+    """An environment variable has an invalid value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service; field NAME is read from environment variable NAME (upper case)."""
+
+    model_dir: str = "models/emotion"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    threads: int = 8
+    timeout: int = 60
+    graceful_timeout: int = 30
+    log_level: str = "info"
+    api_key: str = ""
+    max_upload_mb: float = 10.0
+    max_pixels: int = 40_000_000
+    max_batch_items: int = 16
+    batch_max_size: int = 32
+    batch_max_wait_ms: float = 10.0
+    batch_queue_size: int = 256
+    inference_timeout_s: float = 30.0
+    detector: str = "yunet"
+    detector_confidence: float = 0.6
+    rate_limit: str = ""
+    tf_threads: int = 0  # 0 = CPU cores / workers
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The per-image upload limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def intra_op_threads(self) -> int:
+        """TensorFlow threads per worker: the cores shared out so workers don't oversubscribe them."""
+        if self.tf_threads:
+            return self.tf_threads
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, cores // self.workers)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Defaults, then environment variables, then keyword overrides; validated."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(field.name.upper())
+            if raw is None or raw.strip() == "":
+                continue
+            values[field.name] = _convert(field.name, field.type, raw.strip())
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        """Reject values that would only fail later, far from their cause."""
+        positive = ("port", "workers", "threads", "timeout", "max_upload_mb", "max_pixels",
+                    "max_batch_items", "batch_max_size", "batch_queue_size", "inference_timeout_s")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name.upper()} must be > 0, got {getattr(self, name)}")
+        for name in ("graceful_timeout", "batch_max_wait_ms", "tf_threads"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name.upper()} must be >= 0, got {getattr(self, name)}")
+        if self.port > 65535:
+            raise SettingsError(f"PORT must be <= 65535, got {self.port}")
+        if self.detector not in DETECTORS:
+            raise SettingsError(f"DETECTOR must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
+        if self.log_level not in LOG_LEVELS:
+            raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        if not 0.0 < self.detector_confidence < 1.0:
+            raise SettingsError(f"DETECTOR_CONFIDENCE must be in (0, 1), got {self.detector_confidence}")
+        if self.batch_queue_size < self.batch_max_size:
+            raise SettingsError("BATCH_QUEUE_SIZE must be >= BATCH_MAX_SIZE")
+        if self.rate_limit:
+            _check_rate_limit(self.rate_limit)
+
+
+def _convert(name: str, kind: object, raw: str) -> object:
+    """Parse one environment string into the field's type."""
+    kind = {"int": int, "float": float, "str": str}.get(str(kind), kind)
+    if kind is str:
+        return raw.lower() if name in ("detector", "log_level") else raw
+    try:
+        return kind(raw)  # type: ignore[operator]
+    except ValueError:
+        raise SettingsError(f"{name.upper()} must be a number, got {raw!r}") from None
+
+
+def _check_rate_limit(value: str) -> None:
+    """Parse a flask-limiter string such as '100/minute' so typos fail at startup."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise SettingsError(f"RATE_LIMIT {value!r} is not a valid limit (e.g. '100/minute'): {exc}") from None

@@ -1,0 +1,114 @@
+"""Face detection and cropping: real photos, the detect modes, margins at image borders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.detect import Detection, HaarDetector, YuNetDetector, make_detector
+from service.faces import CROP_MAX_SIDE, crop_face, find_faces
+from tests.service.detector_recall import iou, lfw_faces, photos, recall, scenes
+from tests.synthetic import make_face
+
+
+class FixedDetector:
+    """Returns preset boxes and counts its calls."""
+
+    name = "fixed"
+
+    def __init__(self, boxes: list[Detection]) -> None:
+        self.boxes, self.calls = boxes, 0
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """The preset boxes."""
+        self.calls += 1
+        return self.boxes
+
+
+@pytest.mark.parametrize("name", ["yunet", "haar"])
+def test_detectors_find_the_astronaut(name: str) -> None:
+    """Both detectors box the face in a real photo, in colour and in grayscale."""
+    image, (truth,) = next(photos())
+    detector = make_detector(name)
+    for variant in (image, image.mean(axis=2).astype(np.uint8)):
+        found = detector.detect(variant)
+        assert found and iou(truth, found[0]) > 0.4
+
+
+def test_yunet_scores_and_scales_boxes_back() -> None:
+    """Boxes found on a downscaled copy of a big image are reported in original pixels."""
+    import cv2
+
+    image, (truth,) = next(photos())
+    big = cv2.resize(image, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR)  # 1536 px > YUNET_MAX_SIDE
+    (face, *_) = YuNetDetector().detect(big)
+    assert iou(tuple(3 * v for v in truth), face) > 0.4
+    assert 0.6 <= face.score <= 1.0
+
+
+def test_yunet_finds_more_real_faces_than_haar() -> None:
+    """The reason YuNet is the default: higher recall on real faces (LFW crops in real scenes)."""
+    faces = lfw_faces()[:45]
+    yunet, haar = recall("yunet", scenes(faces)), recall("haar", scenes(faces))
+    assert yunet["recall"] >= 0.85
+    assert yunet["recall"] >= haar["recall"]
+    assert yunet["false_detections"] <= haar["false_detections"]
+
+
+def test_no_faces_in_a_face_free_photo() -> None:
+    """A real photo without people yields no detections."""
+    from skimage import data
+
+    assert YuNetDetector().detect(np.ascontiguousarray(data.coffee()[:, :, ::-1])) == []
+
+
+@pytest.mark.parametrize(("mode", "size", "boxes", "calls", "used", "faces"), [
+    ("auto", 48, [], 0, False, 1),  # a FER2013-sized crop: classified whole, no detector call
+    ("auto", CROP_MAX_SIDE, [Detection(1, 1, 5, 5, 0.9)], 0, False, 1),
+    ("auto", 200, [], 1, False, 1),  # small and nothing found: whole image
+    ("auto", 200, [Detection(10, 10, 50, 50, 0.9)], 1, True, 1),
+    ("auto", 400, [], 1, True, 0),  # a real photo without faces: an empty list
+    ("always", 48, [], 1, True, 0),
+    ("always", 400, [Detection(0, 0, 40, 40, 0.8), Detection(100, 100, 60, 60, 0.7)], 1, True, 2),
+    ("never", 400, [Detection(0, 0, 40, 40, 0.8)], 0, False, 1),
+])
+def test_detect_modes(mode: str, size: int, boxes: list, calls: int, used: bool, faces: int) -> None:
+    """detect=auto|always|never decide whether the detector runs and what is classified."""
+    detector = FixedDetector(boxes)
+    regions = find_faces(np.zeros((size, size), np.uint8), detector, mode)
+    assert detector.calls == calls
+    assert regions.detection_used is used
+    assert len(regions.faces) == faces == len(regions.inputs)
+    assert regions.inputs.shape[1:] == (48, 48, 1) and regions.inputs.dtype == np.uint8
+    if faces == 1 and not used:
+        assert regions.faces[0] == Detection(0, 0, size, size, None)
+
+
+def test_whole_crop_input_is_the_contract_resize() -> None:
+    """A crop classified whole is exactly contract.to_model_input of the image (no second resize path)."""
+    from contract import to_model_input
+
+    face = make_face(3, size=80, color=True)
+    regions = find_faces(face, FixedDetector([]), "never")
+    np.testing.assert_array_equal(regions.inputs[0], to_model_input(face))
+
+
+@pytest.mark.parametrize("box", [Detection(40, 40, 20, 20, None), Detection(0, 0, 30, 20, None),
+                                 Detection(85, 90, 15, 10, None)])
+def test_crop_is_square_with_margin_even_at_the_border(box: Detection) -> None:
+    """Crops grow by the margin, stay square, and are edge-padded where they leave the image."""
+    image = np.arange(100 * 100, dtype=np.uint32).reshape(100, 100).astype(np.uint8)
+    crop = crop_face(image, box, margin=0.25)
+    side = round(max(box.width, box.height) * 1.5)
+    assert crop.shape == (side, side)
+
+
+def test_haar_detector_is_thread_safe_per_thread() -> None:
+    """Each thread gets its own cascade (CascadeClassifier must not be shared)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    image, _ = next(photos())
+    detector = HaarDetector()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(detector.detect, [image] * 8))
+    assert all(r == results[0] for r in results) and results[0]

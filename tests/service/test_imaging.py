@@ -1,0 +1,104 @@
+"""Upload decoding: formats, header dimensions, limits before decode, EXIF, 16-bit, alpha."""
+
+from __future__ import annotations
+
+import struct
+
+import cv2
+import numpy as np
+import pytest
+
+from service.errors import BadImage, TooLarge, UnsupportedMedia
+from service.imaging import header_size, load_image, sniff_format
+from tests.synthetic import encode, make_face
+
+LIMITS = {"max_bytes": 10 * 1024 * 1024, "max_pixels": 10_000_000}
+
+
+def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """Insert a minimal EXIF APP1 segment carrying only the Orientation tag."""
+    tiff = (b"MM\x00*" + struct.pack(">I", 8) + struct.pack(">H", 1)
+            + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0))
+    app1 = b"\xff\xe1" + struct.pack(">H", 2 + 6 + len(tiff)) + b"Exif\x00\x00" + tiff
+    return jpeg[:2] + app1 + jpeg[2:]
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A small real PNG whose IHDR is patched to claim another size (a decompression-bomb header)."""
+    data = bytearray(encode(np.zeros((8, 8), np.uint8)))
+    data[16:24] = struct.pack(">II", width, height)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".webp"])
+@pytest.mark.parametrize("shape", [(37, 53), (37, 53, 3)])
+def test_header_size_matches_the_pixels(ext: str, shape: tuple[int, ...]) -> None:
+    """Width and height read from the header equal the decoded size, for every accepted format."""
+    image = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+    data = encode(image, ext)
+    assert header_size(data, sniff_format(data)) == (53, 37)
+    assert load_image(data, **LIMITS).shape[:2] == (37, 53)
+
+
+def test_lossless_webp_header() -> None:
+    """WebP has three header layouts; lossless (VP8L) is another code path."""
+    data = encode(np.zeros((21, 34, 3), np.uint8), ".webp")
+    lossless = cv2.imencode(".webp", np.zeros((21, 34, 3), np.uint8), [cv2.IMWRITE_WEBP_QUALITY, 101])[1]
+    for blob in (data, lossless.tobytes()):
+        assert header_size(blob, "webp") == (34, 21)
+
+
+def test_exif_orientation_is_applied() -> None:
+    """A phone JPEG stored sideways (Orientation=6) comes out upright: width and height swap."""
+    image = np.zeros((40, 60, 3), np.uint8)
+    image[:, :10] = 255  # a white stripe on the left...
+    upright = load_image(with_exif_orientation(encode(image, ".jpg"), 6), **LIMITS)
+    assert upright.shape[:2] == (60, 40)
+    assert upright[:8].mean() > 200 and upright[20:].mean() < 30  # ...is on top after rotating 90 degrees
+
+
+def test_sixteen_bit_png_and_alpha_are_brought_to_8bit() -> None:
+    """16-bit PNGs keep their look in 8 bits; an alpha channel does not break decoding."""
+    sixteen = (make_face(3).astype(np.uint16) * 257)
+    decoded = load_image(encode(sixteen), **LIMITS)
+    assert decoded.dtype == np.uint8
+    np.testing.assert_allclose(decoded.astype(int), make_face(3).astype(int), atol=1)
+    bgra = cv2.cvtColor(make_face(3, color=True), cv2.COLOR_BGR2BGRA)
+    assert load_image(encode(bgra), **LIMITS).shape[:2] == (48, 48)
+
+
+def test_pixel_bomb_is_refused_from_the_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A header claiming 60000x60000 is refused without the full decode ever running."""
+    monkeypatch.setattr("service.imaging.decode_image", lambda data: pytest.fail("decoded a bomb"))
+    with pytest.raises(TooLarge) as caught:
+        load_image(png_claiming(60_000, 60_000), **LIMITS)
+    assert caught.value.code == "too_many_pixels" and caught.value.status_code == 413
+
+
+def test_upload_size_limit() -> None:
+    """Bytes over the upload limit are refused before anything else."""
+    with pytest.raises(TooLarge):
+        load_image(encode(make_face(0)), max_bytes=100, max_pixels=10**6)
+
+
+@pytest.mark.parametrize(("data", "error", "code"), [
+    (b"", BadImage, "invalid_image"),
+    (b"hello, not an image", BadImage, "invalid_image"),
+    (b"GIF89a\x01\x00\x01\x00", UnsupportedMedia, "unsupported_image_format"),
+    (b"II*\x00" + bytes(20), UnsupportedMedia, "unsupported_image_format"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF", BadImage, "invalid_image"),  # JPEG cut before its size
+    (b"\x89PNG\r\n\x1a\n\x00\x00", BadImage, "invalid_image"),  # PNG without IHDR
+    (png_claiming(0, 10), BadImage, "invalid_image"),
+])
+def test_bad_bytes_raise_typed_errors(data: bytes, error: type, code: str) -> None:
+    """Garbage, truncated and foreign formats map to 400/415 errors, never to an OpenCV crash."""
+    with pytest.raises(error) as caught:
+        load_image(data, **LIMITS)
+    assert caught.value.code == code
+
+
+def test_truncated_file_with_a_valid_header() -> None:
+    """The header passes but the pixels are missing: still a clean 400."""
+    data = encode(np.random.default_rng(1).integers(0, 255, (64, 64), dtype=np.uint8))
+    with pytest.raises(BadImage):
+        load_image(data[:60], **LIMITS)
