@@ -16,6 +16,8 @@ from service.schemas import BatchResponse, Health, Metadata, PredictQuery, Predi
 bp = Blueprint("api", __name__)
 # Multipart and base64 wrap the image bytes: allow for base64's 4/3 plus headers before refusing a body.
 OVERHEAD = 64 * 1024
+# Schemas are stateless once built; building one per request cost more than the dump itself.
+PREDICT_RESPONSE, BATCH_RESPONSE, PREDICT_QUERY = PredictResponse(), BatchResponse(), PredictQuery()
 
 
 def engine() -> Engine:
@@ -33,9 +35,9 @@ def predict() -> ResponseReturnValue:
     """Faces and emotions in one image (multipart 'image'/'file', raw image body, or JSON base64)."""
     eng = engine()
     _limit_body(1)
-    mode = PredictQuery().load(request.args)["detect"]
+    mode = PREDICT_QUERY.load(request.args)["detect"]
     prepared = eng.prepare(single_image(request, eng.settings.max_upload_bytes), mode)
-    return jsonify(PredictResponse().dump(eng.classify([prepared])[0]))
+    return jsonify(PREDICT_RESPONSE.dump(eng.classify([prepared])[0]))
 
 
 @bp.post("/predict/batch")
@@ -44,7 +46,7 @@ def predict_batch() -> ResponseReturnValue:
     eng = engine()
     settings = eng.settings
     _limit_body(settings.max_batch_items)
-    mode = PredictQuery().load(request.args)["detect"]
+    mode = PREDICT_QUERY.load(request.args)["detect"]
     items = batch_images(request, settings.max_upload_bytes, settings.max_batch_items)
     slots: list[Any] = []
     for item in items:
@@ -55,8 +57,8 @@ def predict_batch() -> ResponseReturnValue:
     good = [slot for slot in slots if not isinstance(slot, Exception)]
     answers = iter(eng.classify(good))
     results = [{"error": slot.to_dict()} if isinstance(slot, ApiError)
-               else PredictResponse().dump(next(answers)) for slot in slots]
-    return jsonify(BatchResponse().dump({"model": eng.model_ref, "results": results}))
+               else PREDICT_RESPONSE.dump(next(answers)) for slot in slots]
+    return jsonify(BATCH_RESPONSE.dump({"model": eng.model_ref, "results": results}))
 
 
 @bp.get("/health")

@@ -3,6 +3,10 @@
 One thread owns every call of `predict_batch`: it takes the first waiting item,
 gathers more until `max_batch_size` items or `max_wait_ms` have passed, runs one
 call and resolves each item's future with its own row, in input order.
+
+With `adaptive=True` the batcher only waits while callers have announced work
+(`with batcher.incoming():` around their preprocessing): a lone request runs at
+once instead of paying `max_wait_ms`, while concurrent ones still share a call.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +48,7 @@ class Batcher:
     def __init__(self, predict_batch: Callable[[np.ndarray], np.ndarray], *, max_batch_size: int = 32,
                  max_wait_ms: float = 10.0, queue_size: int = 256,
                  on_batch: Callable[[int, float], None] | None = None,
-                 on_depth: Callable[[int], None] | None = None) -> None:
+                 on_depth: Callable[[int], None] | None = None, adaptive: bool = False) -> None:
         if max_batch_size < 1 or queue_size < 1 or max_wait_ms < 0:
             raise ValueError("max_batch_size and queue_size must be >= 1, max_wait_ms >= 0")
         self._predict_batch = predict_batch
@@ -54,6 +59,9 @@ class Batcher:
         self._on_depth = on_depth or (lambda depth: None)
         self._submit_lock = threading.Lock()  # makes "room for all n items?" + puts atomic
         self._closed = False
+        self._adaptive = adaptive
+        self._incoming = 0  # callers preparing rows they will submit soon (adaptive mode)
+        self._incoming_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="batcher", daemon=True)
         self._thread.start()
 
@@ -85,6 +93,21 @@ class Batcher:
                 future.cancel()  # not yet taken by the worker: skip it
             raise
 
+    @contextmanager
+    def incoming(self) -> Iterator[None]:
+        """Announce rows being prepared, so an adaptive batcher waits for them."""
+        with self._incoming_lock:
+            self._incoming += 1
+        try:
+            yield
+        finally:
+            with self._incoming_lock:
+                self._incoming -= 1
+
+    def _more_coming(self) -> bool:
+        """Is waiting worth it? Always in fixed mode; only for announced work in adaptive mode."""
+        return not self._adaptive or self._incoming > 0
+
     def depth(self) -> int:
         """Items waiting to be batched."""
         return self._queue.qsize()
@@ -105,11 +128,16 @@ class Batcher:
             return [], True
         batch, deadline = [first], time.monotonic() + self.max_wait
         while len(batch) < self.max_batch_size:
-            remaining = deadline - time.monotonic()
             try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._more_coming():
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
             if item is _STOP:
                 return batch, True
             batch.append(item)

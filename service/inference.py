@@ -52,8 +52,9 @@ class Engine:
     def prepare(self, data: bytes, mode: str) -> Prepared:
         """Limits, decode and face detection for one upload (runs in the request thread)."""
         settings = self.settings
-        image = load_image(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
-        regions = find_faces(image, self.detector, mode)
+        with self.batcher.incoming():  # an adaptive batcher holds its batch open for these faces
+            image = load_image(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
+            regions = find_faces(image, self.detector, mode)
         self.metrics.faces_per_image.observe(len(regions.faces))
         return Prepared(width=image.shape[1], height=image.shape[0], mode=mode, regions=regions)
 
@@ -112,8 +113,10 @@ class Engine:
 
 def init_app(app: Flask, settings: Settings, predictor: Predictor, metrics: Metrics) -> Engine:
     """Build the detector and the batcher around the (already warmed-up) predictor."""
-    batcher = Batcher(predictor.predict_batch, max_batch_size=settings.batch_max_size,
-                      max_wait_ms=settings.batch_max_wait_ms, queue_size=settings.batch_queue_size,
+    off = settings.batching == "off"
+    batcher = Batcher(predictor.predict_batch, max_batch_size=1 if off else settings.batch_max_size,
+                      max_wait_ms=0 if off else settings.batch_max_wait_ms,
+                      queue_size=settings.batch_queue_size, adaptive=settings.batching == "adaptive",
                       on_batch=lambda size, seconds: (metrics.batch_size.observe(size),
                                                       metrics.batch_seconds.observe(seconds)),
                       on_depth=metrics.queue_depth.set)

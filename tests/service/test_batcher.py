@@ -134,3 +134,50 @@ def test_invalid_knobs_are_refused(kwargs: dict) -> None:
     """Misconfiguration fails at construction."""
     with pytest.raises(ValueError):
         Batcher(square_rows, **kwargs)
+
+
+def test_adaptive_batcher_does_not_hold_a_lone_request() -> None:
+    """No other work announced: the batch runs at once, not after max_wait (here a minute)."""
+    batcher = Batcher(square_rows, max_batch_size=8, max_wait_ms=60_000, adaptive=True)
+    try:
+        rows = np.arange(6).reshape(2, 3)
+        np.testing.assert_array_equal(batcher.predict(list(rows), timeout=10), square_rows(rows))
+    finally:
+        batcher.close()
+
+
+def test_fixed_batcher_holds_the_batch_for_max_wait() -> None:
+    """The contrast: without the adaptive hint a lone request waits the full window."""
+    batcher = Batcher(square_rows, max_batch_size=8, max_wait_ms=60_000)
+    try:
+        with pytest.raises(TimeoutError):
+            batcher.predict([np.ones(3)], timeout=0.5)
+    finally:
+        batcher.close(timeout=0)
+
+
+def test_adaptive_batcher_waits_for_announced_work() -> None:
+    """A request still preprocessing (inside incoming()) gets into the same model call."""
+    sizes: list[int] = []
+    batcher = Batcher(square_rows, max_batch_size=8, max_wait_ms=60_000, adaptive=True,
+                      on_batch=lambda size, seconds: sizes.append(size))
+    announced, submitted = threading.Event(), threading.Event()
+
+    def late_request() -> np.ndarray:
+        with batcher.incoming():
+            announced.set()
+            submitted.wait(timeout=10)  # "decoding" until the first request is queued
+            futures = batcher.submit([np.full(3, 2)])
+        return futures[0].result(timeout=10)
+
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            late = pool.submit(late_request)
+            assert announced.wait(timeout=10)
+            first = batcher.submit([np.ones(3)])
+            submitted.set()
+            assert first[0].result(timeout=10) == 3
+            assert late.result(timeout=10) == 12
+    finally:
+        batcher.close()
+    assert sizes == [2]
