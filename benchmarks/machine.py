@@ -1,0 +1,90 @@
+"""Who measured what, where: CPU, cores, library versions, load and date for a results file."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def display_path(path: str | Path) -> str:
+    """A path relative to the repository when it is inside it (results stay machine-independent)."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo (the platform string elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def memory_gb() -> float | None:
+    """Total RAM in GiB, or None where /proc/meminfo is missing."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def git_revision() -> str:
+    """Short commit hash, with '+dirty' when the work tree has changes; '' outside git."""
+    def run(*args: str) -> str:
+        """stdout of one git command in the repository."""
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    revision = run("rev-parse", "--short", "HEAD")
+    return f"{revision}+dirty" if revision and run("status", "--porcelain") else revision
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries whose speed is measured."""
+    import cv2
+    import numpy
+    import tensorflow as tf
+
+    versions = {"python": platform.python_version(), "tensorflow": tf.__version__,
+                "numpy": numpy.__version__, "opencv": cv2.__version__}
+    try:
+        import keras
+
+        versions["keras"] = keras.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def describe(mode: str) -> dict[str, Any]:
+    """The machine block of a results file; load average says whether anything else was running."""
+    now = datetime.now(UTC)
+    return {
+        "date": now.isoformat(timespec="seconds"),
+        "stamp": now.strftime("%Y%m%dT%H%M%SZ"),
+        "mode": mode,
+        "cpu_model": cpu_model(),
+        "cores": usable_cores(),
+        "memory_gb": memory_gb(),
+        "os": f"{platform.system()} {platform.release()}",
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "git": git_revision(),
+        "versions": library_versions(),
+    }

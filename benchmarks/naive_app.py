@@ -1,0 +1,65 @@
+"""The naive baseline: the tutorial Flask service, run under gunicorn's sync worker.
+
+MODEL_DIR=models/emotion gunicorn -w 1 -k sync "benchmarks.naive_app:create_app()"
+
+Same model and same work per image as the real service (decode, YuNet detection
+for photos, 48x48 crops, the flip averaging the shipped signature does), but the
+model is the in-memory Keras model and every request calls `model.predict` on
+its own faces: no batching across requests, one request at a time per worker.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from flask import Flask, jsonify, request
+
+from contract import decode_image, to_model_input
+from contract.modeldir import read_metadata, resolve_version_dir
+
+CROP_MAX_SIDE = 96  # smaller images are taken to be face crops, as in the service's auto mode
+
+
+def create_app(model_dir: str | None = None) -> Flask:
+    """Load model.keras and the detector once, then serve /predict and /health."""
+    import keras
+    import yuface
+
+    path = resolve_version_dir(model_dir or os.environ.get("MODEL_DIR", "models/emotion"))
+    names = read_metadata(path)["class_names"]
+    flip = read_metadata(path).get("tta") == "flip"
+    model = keras.models.load_model(Path(path) / "model.keras", compile=False)
+    app = Flask(__name__)
+
+    def faces(image: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
+        """Boxes and model inputs: the whole image when small, else YuNet's faces."""
+        if max(image.shape[:2]) <= CROP_MAX_SIDE:
+            return [[0, 0, image.shape[1], image.shape[0]]], to_model_input(image)[None]
+        bgr = np.ascontiguousarray(image if image.ndim == 3 else np.dstack([image] * 3))
+        _scores, boxes, _ = yuface.detect(bgr, conf=0.6)
+        boxes = [[max(0, int(v)) for v in box] for box in boxes]
+        crops = [to_model_input(image[y:y + h, x:x + w]) for x, y, w, h in boxes]
+        return boxes, np.stack(crops) if crops else np.zeros((0, 48, 48, 1), np.uint8)
+
+    @app.post("/predict")
+    def predict():
+        """Classify the faces of the uploaded image."""
+        boxes, inputs = faces(decode_image(request.files["image"].read()))
+        results = []
+        if len(inputs):
+            x = inputs.astype("float32")
+            probs = model.predict(np.concatenate([x, x[:, :, ::-1]]) if flip else x, verbose=0)
+            probs = (probs[:len(x)] + probs[len(x):]) / 2 if flip else probs
+            results = [{"box": box, "label": names[int(np.argmax(p))],
+                        "probabilities": dict(zip(names, p.tolist(), strict=True))}
+                       for box, p in zip(boxes, probs, strict=True)]
+        return jsonify({"faces": results})
+
+    @app.get("/health")
+    def health():
+        """Ready as soon as the app exists: the model was loaded above."""
+        return jsonify({"status": "ok"})
+
+    return app

@@ -1,0 +1,69 @@
+"""The model alone, in-process: images/s per batch size (the ceiling) and what the flip averaging costs.
+
+Three ways of calling the same weights are timed on the same FER2013 crops:
+- `signature`: the exported serving signature, as the service calls it (with the shipped tta);
+- `keras_single`: one pass of model.keras in a tf.function (no flip): the cost without tta;
+- `keras_predict`: `model.predict` on model.keras, as the naive baseline calls it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contract.modeldir import read_metadata, resolve_version_dir
+from training.savedmodel import load_predict_fn
+
+BATCH_SIZES = (1, 8, 32, 128)
+
+
+def time_calls(fn: Callable[[np.ndarray], Any], batch: np.ndarray, min_seconds: float,
+               min_calls: int = 3, warmup: int = 2) -> dict[str, float]:
+    """Call fn(batch) until min_seconds and min_calls are reached; images/s and median ms per call."""
+    for _ in range(warmup):
+        fn(batch)
+    durations: list[float] = []
+    started = time.perf_counter()
+    while len(durations) < min_calls or time.perf_counter() - started < min_seconds:
+        t0 = time.perf_counter()
+        fn(batch)
+        durations.append(time.perf_counter() - t0)
+    total = sum(durations)
+    return {"images_per_s": round(len(durations) * len(batch) / total, 1),
+            "ms_per_call_p50": round(float(np.median(durations)) * 1000, 2), "calls": len(durations)}
+
+
+def callers(model_dir: str | Path) -> dict[str, Callable[[np.ndarray], Any]]:
+    """The three ways of running the model, each taking uint8 [N,48,48,1]."""
+    import keras
+    import tensorflow as tf
+
+    version_dir = resolve_version_dir(model_dir)
+    model = keras.models.load_model(version_dir / "model.keras", compile=False)
+    single = tf.function(lambda x: model(tf.cast(x, tf.float32), training=False), reduce_retracing=True)
+    return {
+        "signature": load_predict_fn(version_dir),
+        "keras_single": lambda x: single(tf.constant(x)).numpy(),
+        "keras_predict": lambda x: model.predict(x.astype(np.float32), verbose=0),
+    }
+
+
+def run(model_dir: str | Path, crops: np.ndarray, *, min_seconds: float,
+        batch_sizes: tuple[int, ...] = BATCH_SIZES) -> dict[str, Any]:
+    """Images/s per caller and batch size, the signature's ceiling and the tta cost ratio."""
+    tta = read_metadata(resolve_version_dir(model_dir)).get("tta", "none")
+    rows = []
+    for name, fn in callers(model_dir).items():
+        for size in batch_sizes:
+            batch = np.resize(crops, (size, *crops.shape[1:]))  # repeats the crops to fill the batch
+            rows.append({"caller": name, "batch_size": size, **time_calls(fn, batch, min_seconds)})
+    rate = {(r["caller"], r["batch_size"]): r["images_per_s"] for r in rows}
+    ceiling = max(rate["signature", b] for b in batch_sizes)
+    best = max(batch_sizes, key=lambda b: rate["signature", b])
+    tta_cost = {str(b): round(rate["keras_single", b] / rate["signature", b], 2) for b in batch_sizes}
+    return {"tta": tta, "rows": rows, "ceiling_images_per_s": ceiling, "ceiling_batch_size": best,
+            "single_pass_speedup_over_signature": tta_cost}

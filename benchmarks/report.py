@@ -1,0 +1,64 @@
+"""Results -> derived ratios and target checks -> JSON and a Markdown report (latest + dated copies)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+WORKLOADS = {"a_crops": "(a) 48x48 FER2013 crops", "b_scenes": "(b) 640x480 JPEG scenes, detection"}
+TARGET = {"workload": "a_crops", "concurrency": 32, "min_ceiling_ratio": 0.7, "min_naive_ratio": 3.0}
+
+
+def _rate(rows: list[dict], config: str, workload: str, concurrency: int) -> dict | None:
+    """The serving row for one configuration, workload and concurrency."""
+    return next((r for r in rows if (r["config"], r["workload"], r["concurrency"]) == (config, workload,
+                                                                                     concurrency)), None)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    """a / b rounded, None when either is missing or b is zero."""
+    return round(a / b, 2) if a is not None and b else None
+
+
+def derive(results: dict[str, Any]) -> dict[str, Any]:
+    """Service / raw ceiling, batching on / off and service / naive per workload and concurrency."""
+    rows = (results.get("serving") or {}).get("rows", [])
+    ceiling = (results.get("raw_model") or {}).get("ceiling_images_per_s")
+    ratios = []
+    for workload in WORKLOADS:
+        for c in sorted({r["concurrency"] for r in rows if r["workload"] == workload}):
+            on, off, naive = (_rate(rows, k, workload, c)
+                              for k in ("service", "service_no_batching", "naive"))
+            value = on["images_per_s"] if on else None
+            ratios.append({"workload": workload, "concurrency": c, "service_images_per_s": value,
+                           "service_to_ceiling": _ratio(value, ceiling),
+                           "batching_on_to_off": _ratio(value, off and off["images_per_s"]),
+                           "service_to_naive": _ratio(value, naive and naive["images_per_s"])})
+    match = next((r for r in ratios if (r["workload"], r["concurrency"]) == (TARGET["workload"],
+                                                                           TARGET["concurrency"])), None)
+    target_row = _rate(rows, "service", TARGET["workload"], TARGET["concurrency"])
+    targets = None
+    if match and target_row:
+        checks = {"service_to_ceiling": (match["service_to_ceiling"], TARGET["min_ceiling_ratio"]),
+                  "service_to_naive": (match["service_to_naive"], TARGET["min_naive_ratio"])}
+        targets = {name: {"value": v, "goal": f">= {g}", "met": None if v is None else v >= g}
+                   for name, (v, g) in checks.items()}
+        targets["errors"] = {"value": target_row["errors"], "goal": "0", "met": target_row["errors"] == 0}
+    return {"ratios": ratios, "targets": targets}
+
+
+def write(results: dict[str, Any], out_dir: Path, latest_name: str) -> list[Path]:
+    """Write <stamp>.json/.md and <latest_name>.json/.md; returns the paths written."""
+    from benchmarks.markdown import render
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = results["machine"]["stamp"] + ("-quick" if results["machine"]["mode"] == "quick" else "")
+    text, markdown = json.dumps(results, indent=2) + "\n", render(results)
+    paths = []
+    for name in (stamp, latest_name):
+        for suffix, content in ((".json", text), (".md", markdown)):
+            path = out_dir / f"{name}{suffix}"
+            path.write_text(content)
+            paths.append(path)
+    return paths

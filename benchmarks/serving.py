@@ -1,0 +1,89 @@
+"""The service under load on loopback: batching on, batching off, and the naive baseline.
+
+Each configuration is started with its production command, timed to ready, and
+driven by the load generator in a separate process for every workload and
+concurrency; memory is read from /proc (psutil) once ready and again after the load.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks import server as srv
+from benchmarks.machine import ROOT
+
+# Every request its own model call (still one model call at a time per worker).
+BATCHING_OFF = {"BATCHING": "off"}
+
+
+def configurations(workers: int, threads: int) -> dict[str, dict[str, Any]]:
+    """name -> how to start it: the service with and without batching, the naive Flask app."""
+    base = {"WORKERS": str(workers), "THREADS": str(threads), "LOG_LEVEL": "warning"}
+    return {
+        "service": {"env": base, "naive": False},
+        "service_no_batching": {"env": {**base, **BATCHING_OFF}, "naive": False},
+        # As many sync workers as the service has workers: the same processes, the tutorial way.
+        "naive": {"env": {}, "naive": True, "workers": workers},
+    }
+
+
+def loadgen(url: str, payloads: Path, concurrency: list[int], duration: float, warmup: float,
+            metrics_url: str | None = None, server_pid: int | None = None) -> list[dict[str, Any]]:
+    """Run benchmarks.loadgen in its own process and return its per-concurrency results."""
+    command = [sys.executable, "-m", "benchmarks.loadgen", "--url", url, "--payloads", str(payloads),
+               "--concurrency", ",".join(map(str, concurrency)), "--duration", str(duration),
+               "--warmup", str(warmup)]
+    if metrics_url:
+        command += ["--metrics-url", metrics_url]
+    if server_pid:
+        command += ["--server-pid", str(server_pid)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)["runs"]
+
+
+def start_config(name: str, spec: dict[str, Any], model_dir: Path, log_dir: Path) -> srv.Server:
+    """Start one configuration on a free port."""
+    port = srv.free_port()
+    env = {"MODEL_DIR": str(model_dir), **spec["env"]}
+    if spec["naive"]:
+        return srv.start(name, srv.naive_command(port, spec["workers"]), env, port, log_dir)
+    return srv.start(name, srv.service_command(), {**env, "HOST": srv.HOST, "PORT": str(port)}, port, log_dir)
+
+
+def run(model_dir: Path, payloads: dict[str, Path], *, concurrency: list[int], duration: float,
+        warmup: float, workers: int, threads: int, log_dir: Path,
+        after_load: Callable[[str, srv.Server], None] | None = None) -> dict[str, Any]:
+    """Every configuration x workload x concurrency, start-up time and memory per configuration.
+
+    after_load(name, server) runs once each configuration's load runs are done, before it stops
+    (the profiler uses it, so it needs no server of its own).
+    """
+    rows, processes = [], {}
+    for name, spec in configurations(workers, threads).items():
+        server = start_config(name, spec, model_dir, log_dir)
+        try:
+            settled = srv.settle(server) if workers > 1 else 0.0
+            idle = srv.memory(server)
+            metrics_url = None if spec["naive"] else f"{server.url}/metrics"
+            for workload, folder in payloads.items():
+                for result in loadgen(f"{server.url}/predict", folder, concurrency, duration, warmup,
+                                      metrics_url, server.process.pid):
+                    rows.append({"config": name, "workload": workload, **result})
+            processes[name] = {"ready_s": server.ready_s, "all_workers_settled_after_s": settled,
+                               "workers": len(srv.workers(server)),
+                               "memory_ready": idle, "memory_after_load": srv.memory(server),
+                               "env": spec["env"]}
+            if after_load:
+                after_load(name, server)
+        finally:
+            srv.stop(server)
+    return {"rows": rows, "processes": processes,
+            "settings": {"workers": workers, "threads": threads, "duration_s": duration, "warmup_s": warmup,
+                         "concurrency": concurrency, "batching_off": BATCHING_OFF}}

@@ -1,0 +1,134 @@
+"""The sections of one benchmark run, in order: raw model, stages, serving (+ py-spy), training."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import machine
+from benchmarks.report import derive
+from benchmarks.workloads import face_crops, scenes, write_payloads
+
+SECTIONS = ("raw", "stages", "serving", "training")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How long and how often each section measures."""
+
+    raw_seconds: float = 3.0
+    crops: int = 64
+    scenes: int = 24
+    stage_images: int = 6
+    stage_repeats: int = 20
+    concurrency: tuple[int, ...] = (1, 8, 32, 64)
+    duration: float = 10.0
+    warmup: float = 2.0
+    profile_seconds: float = 10.0
+    pipeline_images: int = 4096
+    passes: int = 2
+    steps: int = 20
+    warmup_steps: int = 3
+
+
+FULL = Preset()
+QUICK = Preset(raw_seconds=0.2, crops=16, scenes=6, stage_images=2, stage_repeats=3, concurrency=(1, 32),
+               duration=1.5, warmup=0.5, profile_seconds=0.0, pipeline_images=256, passes=1, steps=2,
+               warmup_steps=1)
+
+
+def guarded(errors: dict[str, str], section: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run one section; on failure keep the traceback under errors[section] and go on."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception:  # a broken section must not lose the others' numbers
+        errors[section] = traceback.format_exc(limit=8)
+        return None
+
+
+def settings_block(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
+    """What was measured with what: model version, data, config and the preset."""
+    from contract.modeldir import read_metadata, resolve_version_dir
+
+    version_dir = resolve_version_dir(args.model_dir)
+    metadata = read_metadata(version_dir)
+    workloads = {"a_crops": f"{preset.crops} test-split crops, sent as the original files",
+                 "b_scenes": f"{preset.scenes} 640x480 JPEG scenes: skimage astronaut and camera portraits, "
+                             "1-4 upscaled test crops on skimage coffee/rocket/chelsea/brick"}
+    return {"model_dir": machine.display_path(version_dir), "model_version": metadata.get("version"),
+            "tta": metadata.get("tta", "none"), "data_dir": machine.display_path(args.data_dir),
+            "train_config": machine.display_path(args.config), "sections": args.sections,
+            "preset": dataclasses.asdict(preset), "workloads": workloads}
+
+
+def run_sections(args: argparse.Namespace, preset: Preset, tmp: Path) -> dict[str, Any]:
+    """Every requested section; failures land in results["errors"]."""
+    from contract import decode_image, to_model_input
+
+    wanted = set(args.sections.split(","))
+    errors: dict[str, str] = {}
+    results: dict[str, Any] = {"machine": machine.describe("quick" if args.quick else "full"),
+                               "settings": settings_block(args, preset), "errors": errors}
+    workloads = {"a_crops": face_crops(args.data_dir, preset.crops),
+                 "b_scenes": scenes(args.data_dir, preset.scenes)}
+    if "raw" in wanted:
+        from benchmarks import raw_model
+
+        crops = np.stack([to_model_input(decode_image(p.data)) for p in workloads["a_crops"]])
+        results["raw_model"] = guarded(errors, "raw", raw_model.run, args.model_dir, crops,
+                                       min_seconds=preset.raw_seconds)
+    if "stages" in wanted:
+        from benchmarks import stages
+
+        # Evenly spaced, so a few scenes still mix portraits and multi-face compositions.
+        picked = {k: v[::max(1, len(v) // preset.stage_images)][:preset.stage_images]
+                  for k, v in workloads.items()}
+        results["stages"] = guarded(errors, "stages", stages.run, args.model_dir, picked,
+                                    preset.stage_repeats)
+    if "serving" in wanted:
+        folders = {k: write_payloads(tmp / k, v) for k, v in workloads.items()}
+
+        def profile(name: str, server: Any) -> None:
+            """py-spy the batching service while it is still up after its load runs."""
+            if name == "service" and preset.profile_seconds > 0:
+                results["hotspots"] = guarded(errors, "hotspots", profile_server, server, preset, folders,
+                                              args.out)
+
+        results["serving"] = guarded(errors, "serving", serve, args, preset, folders, tmp, profile)
+    if "training" in wanted:
+        from benchmarks import training_bench
+
+        results["training"] = guarded(errors, "training", training_bench.run, args.data_dir, args.config,
+                                      pipeline_images=preset.pipeline_images, passes=preset.passes,
+                                      steps=preset.steps, warmup=preset.warmup_steps)
+    results["derived"] = derive(results)
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return results
+
+
+def serve(args: argparse.Namespace, preset: Preset, folders: dict[str, Path], tmp: Path,
+          after_load: Callable[[str, Any], None]) -> dict[str, Any]:
+    """The load matrix over the three configurations."""
+    from benchmarks import serving
+
+    return serving.run(args.model_dir, folders, concurrency=list(preset.concurrency),
+                       duration=preset.duration, warmup=preset.warmup, workers=args.workers,
+                       threads=args.threads, log_dir=tmp / "logs", after_load=after_load)
+
+
+def profile_server(server: Any, preset: Preset, folders: dict[str, Path], out: Path) -> list[dict[str, Any]]:
+    """py-spy on the batching service under each workload at concurrency 32; raw stacks kept in out."""
+    from benchmarks import hotspots
+
+    if not hotspots.available():
+        raise RuntimeError("py-spy is not installed (pip install py-spy)")
+    return [hotspots.run(server, name, folder, 32, preset.profile_seconds, out)
+            for name, folder in folders.items()]

@@ -1,0 +1,62 @@
+"""The whole suite in a tiny mode on the tiny model: it runs and writes well-formed results.
+
+No timing is ever asserted: benchmarks report numbers, they do not pass or fail on them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.synthetic import encode, make_face
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_naive_app_answers_like_a_service(tiny_model_dir: Path) -> None:
+    """The baseline classifies a crop with model.predict and reports the model's classes."""
+    from benchmarks.naive_app import create_app
+
+    client = create_app(str(tiny_model_dir)).test_client()
+    assert client.get("/health").status_code == 200
+    response = client.post("/predict", data={"image": (io.BytesIO(encode(make_face(3))), "f.png")})
+    assert response.status_code == 200
+    (face,) = response.get_json()["faces"]
+    assert len(face["probabilities"]) == 7 and face["label"] in face["probabilities"]
+
+
+@pytest.mark.e2e
+def test_quick_suite_runs_end_to_end(tiny_model_dir: Path, tiny_dataset: Path, tiny_toml: Path,
+                                     tmp_path: Path) -> None:
+    """All sections on real gunicorn processes, in tiny windows; results and report are complete."""
+    command = [sys.executable, "-m", "benchmarks.run", "--quick", "--model-dir", str(tiny_model_dir),
+               "--data-dir", str(tiny_dataset), "--config", str(tiny_toml), "--out", str(tmp_path),
+               "--concurrency", "1,4", "--duration", "0.4", "--warmup", "0.2", "--profile-seconds", "1"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "latest-quick.json").read_text())
+    assert results["errors"] == {}
+    assert {"cpu_model", "cores", "date", "versions"} <= set(results["machine"])
+    assert results["raw_model"]["ceiling_images_per_s"] > 0
+    rows = results["serving"]["rows"]
+    assert {(r["config"], r["workload"], r["concurrency"]) for r in rows} == {
+        (c, w, n) for c in ("service", "service_no_batching", "naive") for w in ("a_crops", "b_scenes")
+        for n in (1, 4)}
+    assert not [k for r in rows for k in r["error_kinds"] if k.startswith("http_4")]  # requests are valid
+    for process in results["serving"]["processes"].values():
+        assert process["ready_s"] > 0 and process["memory_ready"]["workers"][0]["rss_mb"] > 0
+    assert set(results["stages"]) == {"a_crops", "b_scenes"}
+    assert [(h["workload"], h["threads"]["busy_samples"] > 0, "gil" in h) for h in results["hotspots"]] == [
+        ("a_crops", True, True), ("b_scenes", True, True)]
+    assert results["training"]["pipeline_to_step_ratio"] > 0
+    assert len(results["derived"]["ratios"]) == 4
+    markdown = (tmp_path / "latest-quick.md").read_text()
+    assert markdown.startswith("# Benchmark results (quick mode)") and "## Training" in markdown
+    assert len(list(tmp_path.glob("*-quick.json"))) == 2  # latest + dated copy
