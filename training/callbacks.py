@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import keras
@@ -38,6 +39,22 @@ def prepare_run_dir(run_dir: str | Path) -> bool:
     return resuming
 
 
+def cosine_lr(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of an epoch: constant until cosine_start, then cosine down to min_lr."""
+    if epoch < config.cosine_start:
+        return config.learning_rate
+    progress = (epoch - config.cosine_start) / max(1, config.epochs - 1 - config.cosine_start)
+    return config.min_lr + 0.5 * (config.learning_rate - config.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def lr_callback(config: TrainConfig) -> keras.callbacks.Callback:
+    """ReduceLROnPlateau, or a cosine LearningRateScheduler."""
+    if config.lr_schedule == "cosine":
+        return keras.callbacks.LearningRateScheduler(lambda epoch: cosine_lr(config, epoch), verbose=1)
+    return keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.lr_factor,
+                                             patience=config.lr_patience, min_lr=config.min_lr, verbose=1)
+
+
 def make_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
     """Checkpoint, early stopping, LR schedule, CSV log and backup/restore."""
     run = Path(config.run_dir)
@@ -52,9 +69,7 @@ def make_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
                                         initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience,
                                       restore_best_weights=True, verbose=1),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.lr_factor,
-                                          patience=config.lr_patience, min_lr=config.min_lr,
-                                          verbose=1),
+        lr_callback(config),
         # Last, so the epoch is fully logged and checkpointed before it counts as done.
         keras.callbacks.BackupAndRestore(str(run / BACKUP_DIR)),
     ]

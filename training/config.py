@@ -46,7 +46,11 @@ class TrainConfig:
     translate: float = 0.1
     brightness: float = 0.2
     contrast: float = 0.2
-    # Schedule and stopping.
+    # Schedule and stopping. plateau: ReduceLROnPlateau on val_loss; cosine: constant until
+    # cosine_start, then cosine decay to min_lr at the last epoch (a fixed CPU budget wants a
+    # decay that is sure to finish; a LearningRateScheduler also survives a resumed run).
+    lr_schedule: str = "plateau"
+    cosine_start: int = 0
     patience: int = 10
     lr_patience: int = 4
     lr_factor: float = 0.5
@@ -64,7 +68,8 @@ class TrainConfig:
 
 
 AUGMENTATIONS = ("flip", "rotate", "zoom", "translate", "brightness", "contrast")
-_CHOICES = {"head": ("flatten", "gap"), "class_weight": ("none", "balanced", "sqrt"),
+_CHOICES = {"head": ("flatten", "gap"), "lr_schedule": ("plateau", "cosine"),
+            "class_weight": ("none", "balanced", "sqrt"),
             "tta": ("none", "flip"), "mixed_precision": ("auto", "on", "off")}
 
 
@@ -129,5 +134,7 @@ def validate(config: TrainConfig) -> None:
         raise ValueError("val_fraction must be in (0, 0.5)")
     if config.epochs < 1 or config.batch_size < 1 or config.depth < 1 or config.width < 1:
         raise ValueError("epochs, batch_size, depth and width must be positive")
+    if not 0 <= config.cosine_start < config.epochs:
+        raise ValueError("cosine_start must be in [0, epochs)")
     if not 0.0 <= config.dropout < 1.0 or not 0.0 <= config.dense_dropout < 1.0:
         raise ValueError("dropout must be in [0, 1)")

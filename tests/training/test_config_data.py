@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -95,3 +96,15 @@ def test_augmentation_is_inactive_at_inference_and_active_in_training() -> None:
     assert [layer.name.split("_")[0] for layer in augmenter.layers] == [
         "random", "random", "random", "random", "random", "random"]
     assert len(make_augmenter(TrainConfig(augment=("flip",))).layers) == 1
+
+
+def test_cosine_schedule_holds_then_decays_to_min_lr() -> None:
+    from training.callbacks import cosine_lr, lr_callback
+
+    config = TrainConfig(epochs=10, cosine_start=4, learning_rate=1e-3, min_lr=1e-5, lr_schedule="cosine")
+    rates = [cosine_lr(config, epoch) for epoch in range(10)]
+    assert rates[:5] == [1e-3] * 5
+    assert all(a > b for a, b in itertools.pairwise(rates))
+    assert rates[-1] == pytest.approx(1e-5)
+    assert type(lr_callback(config)).__name__ == "LearningRateScheduler"
+    assert type(lr_callback(TrainConfig())).__name__ == "ReduceLROnPlateau"
