@@ -116,3 +116,12 @@ bench: venv ## serving + training benchmarks (~10 min): benchmarks/results/lates
 bench-quick: venv ## the same in short windows (< 2 min), to check it runs: benchmarks/results/latest-quick.{json,md}
 	$(PY) -m benchmarks.run --quick --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) \
 		$(BENCH_ARGS)
+
+# ---- reliability (tests/reliability, README "Reliability"); make test runs the short versions ----
+SOAK_SECONDS ?= 300
+FUZZ_EXAMPLES ?= 500
+.PHONY: soak
+
+soak: venv ## reliability, long (~10 min): 5,000-request load, SOAK_SECONDS soak, faults, more fuzzing -> tests/reliability/RESULTS.md
+	RELIABILITY_RESULTS=tests/reliability/RESULTS.md SOAK_SECONDS=$(SOAK_SECONDS) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(PY) -m pytest tests/reliability -m "not slow or soak"

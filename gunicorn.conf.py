@@ -29,7 +29,10 @@ workers = _settings.workers
 threads = _settings.threads
 timeout = _settings.timeout
 graceful_timeout = _settings.graceful_timeout
-keepalive = 5
+# Idle keep-alive connections must outlive the clients' own idle limit (nginx upstream 60 s, httpx
+# and requests 5 s): a server closing first races the client's next request on that connection,
+# which then fails unanswered (reset, or a 502 from nginx, which does not retry a POST).
+keepalive = 75
 loglevel = _settings.log_level
 accesslog = "-"
 errorlog = "-"
@@ -42,6 +45,8 @@ preload_app = False
 # gunicorn >= 25.1 opens a control socket at one fixed path in $HOME by default: several servers
 # on a host (tests, replicas) would fight over it, and a read-only home breaks it.
 control_socket_disable = True
+# gunicorn's cap on draining a request body the app did not read (see pre_request).
+KEEPALIVE_MAX_BODY = 64 * 1024
 
 # Prometheus multiprocess mode: every worker writes its metrics to files in this directory and
 # /metrics aggregates all of them. It must be set here, before any worker imports prometheus_client.
@@ -66,6 +71,22 @@ def on_starting(server) -> None:
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):  # values of a previous run would otherwise be summed in
         stale.unlink()
+
+
+def pre_request(worker, req) -> None:
+    """Answer "Connection: close" to bodies too large for gunicorn to drain if the app refuses them.
+
+    A request refused before its upload is read (401, 413, 415, 429) leaves the body on the socket.
+    gunicorn drains at most 64 KiB of it, then drops the connection it has just answered
+    "keep-alive" on, so the client's next request on that connection fails. Saying "close" up
+    front costs a large upload one new connection and keeps clients from reusing a doomed one.
+    """
+    worker.log.debug("%s %s", req.method, req.path)
+    headers = dict(req.headers)
+    length = headers.get("CONTENT-LENGTH")
+    chunked = length is None and "TRANSFER-ENCODING" in headers  # size unknown until read
+    if chunked or int(length or 0) > KEEPALIVE_MAX_BODY:
+        req.force_close()
 
 
 def worker_exit(server, worker) -> None:

@@ -18,14 +18,14 @@ _ERRORS = {
     "503": "not ready, shutting down or overloaded (Retry-After)", "504": "inference timed out",
 }
 _IMAGE_BODY = {"content": {
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
         "image": {"type": "string", "format": "binary", "description": "also accepted as 'file'"}}}},
     "image/*": {"schema": {"type": "string", "format": "binary"}},
     "application/json": {"schema": "ImageJson"},
 }, "required": True}
 _BATCH_BODY = {"content": {
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "images": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["images"], "properties": {
+        "images": {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"}}}}},
     "application/json": {"schema": "BatchJson"},
 }, "required": True}
 

@@ -37,7 +37,9 @@ def init_app(app: Flask, settings: Settings) -> None:
         from flask_limiter.util import get_remote_address
 
         # memory:// is per worker: the effective limit is RATE_LIMIT x WORKERS (documented).
-        limiter = Limiter(get_remote_address, app=app, default_limits=[settings.rate_limit],
+        # application_limits: one budget per client across the work endpoints (default_limits would
+        # give each endpoint its own, multiplying the limit by their number).
+        limiter = Limiter(get_remote_address, app=app, application_limits=[settings.rate_limit],
                           headers_enabled=True, storage_uri="memory://", retry_after="delta-seconds")
         limiter.request_filter(lambda: not request.path.startswith(LIMITED_PREFIXES))
         app.extensions["emotion_limiter"] = limiter
