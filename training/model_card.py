@@ -33,6 +33,22 @@ def accuracy_table(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def class_notes(meta: dict[str, Any]) -> str:
+    """The weakest class and what it is mistaken for, read off the confusion matrix."""
+    metrics, names = meta.get("metrics", {}), meta["class_names"]
+    if "per_class" not in metrics:
+        return "No evaluation recorded."
+    recalls = {name: row["recall"] for name, row in metrics["per_class"].items()}
+    worst = min(recalls, key=recalls.get)
+    row = list(metrics["confusion_matrix"][names.index(worst)])
+    row[names.index(worst)] = -1
+    confused = names[row.index(max(row))]
+    rare = min(metrics["per_class"], key=lambda n: metrics["per_class"][n]["support"])
+    return (f"Weakest class: `{worst}` (recall {recalls[worst]:.3f}), most often predicted as "
+            f"`{confused}`. Rarest class: `{rare}` (recall {recalls[rare]:.3f} on "
+            f"{metrics['per_class'][rare]['support']} test images).")
+
+
 def render(version_dir: Path, notes: str = "") -> str:
     """The model card text."""
     meta = read_metadata(version_dir)
@@ -88,7 +104,7 @@ Config file `training/configs/fer2013.toml` (full config in `metadata.json`); ke
 - 48x48 grayscale, mostly frontal faces scraped from web searches: accuracy drops for
   profile views, occlusion, low light and children; demographic balance of FER2013 is
   undocumented and skewed, so error rates likely differ across age, gender and skin tone.
-- `disgust` has only 436 training images; its recall is the weakest signal in the table.
+- {class_notes(meta)}
 - Predicts posed/apparent expression, not felt emotion.
 
 ## Intended use
