@@ -39,6 +39,7 @@ browser-deps: venv ## install what tests/browser needs: Chromium (Debian chromiu
 	@$(PY) -c "import playwright, pytest_playwright" 2>/dev/null || $(VENV)/bin/pip install -q -e ".[$(EXTRAS)]"
 
 test: venv browser-deps ## lint + the whole default test suite (no dataset, GPU or network needed)
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 

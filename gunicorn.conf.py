@@ -65,8 +65,14 @@ def on_starting(server) -> None:
     except ModelDirError as exc:
         server.log.critical("cannot start: %s", exc)
         sys.exit(4)
-    server.log.info("model %s (%d classes); %d worker(s) x %d thread(s), TF threads per worker %d",
-                    version_dir, len(class_names), workers, threads, _settings.intra_op_threads)
+    server.log.info(
+        "model %s (%d classes); %d worker(s) x %d thread(s), TF threads per worker %d",
+        version_dir,
+        len(class_names),
+        workers,
+        threads,
+        _settings.intra_op_threads,
+    )
     metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in metrics_dir.glob("*.db"):  # values of a previous run would otherwise be summed in

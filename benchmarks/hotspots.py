@@ -33,8 +33,14 @@ CATEGORIES = (
     ("flask_werkzeug", ("flask/", "werkzeug/")),
     ("gunicorn_http", ("gunicorn/",)),
 )
-WAITS = ("Condition.wait", "EpollSelector.select", "Queue.get", "Event.wait", "Future.result",
-         "_worker (concurrent")
+WAITS = (
+    "Condition.wait",
+    "EpollSelector.select",
+    "Queue.get",
+    "Event.wait",
+    "Future.result",
+    "_worker (concurrent",
+)
 
 
 def available() -> bool:
@@ -74,15 +80,33 @@ def summarise(raw: str, top: int = 12) -> dict[str, Any]:
     busy = sum(n for k, n in categories.items() if k != "waiting") or 1
     shares = {k: round(n / busy, 3) for k, n in categories.most_common() if k != "waiting"}
     frames = [{"frame": f, "share_of_busy": round(n / busy, 3)} for f, n in leaves.most_common(top)]
-    return {"busy_samples": busy, "waiting_samples": categories["waiting"], "share_of_busy": shares,
-            "top_frames": frames}
+    return {
+        "busy_samples": busy,
+        "waiting_samples": categories["waiting"],
+        "share_of_busy": shares,
+        "top_frames": frames,
+    }
 
 
 def record(pid: int, seconds: float, out: Path, *, gil: bool = False, rate: int = 100) -> subprocess.Popen:
     """Start py-spy record on one process (collapsed stacks to out); wait on the returned process."""
-    command = [executable() or "py-spy", "record", "--pid", str(pid), "--duration",
-               str(max(1, round(seconds))), "--rate", str(rate), "--format", "raw", "--nonblocking",
-               "--threads", "-o", str(out), *(["--gil"] if gil else [])]
+    command = [
+        executable() or "py-spy",
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, round(seconds))),
+        "--rate",
+        str(rate),
+        "--format",
+        "raw",
+        "--nonblocking",
+        "--threads",
+        "-o",
+        str(out),
+        *(["--gil"] if gil else []),
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -95,22 +119,47 @@ def collect(recorder: subprocess.Popen, out: Path, timeout: float) -> str:
     return out.read_text()
 
 
-def run(server: srv.Server, workload: str, payloads: Path, concurrency: int, seconds: float,
-        out_dir: Path) -> dict[str, Any]:
+def run(
+    server: srv.Server, workload: str, payloads: Path, concurrency: int, seconds: float, out_dir: Path
+) -> dict[str, Any]:
     """Profile the server's first worker while the load generator runs at one concurrency."""
     worker = srv.workers(server)[0].pid
     warmup = 1.0
-    load = subprocess.Popen([sys.executable, "-m", "benchmarks.loadgen", "--url", f"{server.url}/predict",
-                             "--payloads", str(payloads), "--concurrency", str(concurrency),
-                             "--duration", str(seconds + 1.0), "--warmup", str(warmup)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    load = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.loadgen",
+            "--url",
+            f"{server.url}/predict",
+            "--payloads",
+            str(payloads),
+            "--concurrency",
+            str(concurrency),
+            "--duration",
+            str(seconds + 1.0),
+            "--warmup",
+            str(warmup),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(warmup)  # let the load reach a steady state before sampling
-        outs = {view: out_dir / f"pyspy-{server.name}-{workload}-c{concurrency}-{view}.txt"
-                for view in ("threads", "gil")}
+        outs = {
+            view: out_dir / f"pyspy-{server.name}-{workload}-c{concurrency}-{view}.txt"
+            for view in ("threads", "gil")
+        }
         recorders = {view: record(worker, seconds, out, gil=view == "gil") for view, out in outs.items()}
         views = {view: summarise(collect(rec, outs[view], seconds + 60)) for view, rec in recorders.items()}
     finally:
         load.wait(seconds + 120)
-    return {"config": server.name, "workload": workload, "concurrency": concurrency, "seconds": seconds,
-            "pid": worker, **views}
+    return {
+        "config": server.name,
+        "workload": workload,
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "pid": worker,
+        **views,
+    }

@@ -33,8 +33,10 @@ BOUNDARY = uuid.uuid4().hex
 
 def multipart_body(name: str, data: bytes, field: str = "image") -> bytes:
     """A multipart/form-data body with one file field, built once so the client spends no CPU on it."""
-    head = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
-            f"Content-Type: image/jpeg\r\n\r\n").encode()
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
     return head + data + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
@@ -82,8 +84,14 @@ def server_cpu(pid: int | None) -> float:
         return 0.0
 
 
-async def _worker(client: httpx.AsyncClient, url: str, bodies: list[bytes], offset: int, until: float,
-                  records: list[tuple[float, float, int, str]]) -> None:
+async def _worker(
+    client: httpx.AsyncClient,
+    url: str,
+    bodies: list[bytes],
+    offset: int,
+    until: float,
+    records: list[tuple[float, float, int, str]],
+) -> None:
     """Send requests back to back until `until`; record (start, end, faces, error) of each answer."""
     headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
     i = offset
@@ -101,35 +109,60 @@ async def _worker(client: httpx.AsyncClient, url: str, bodies: list[bytes], offs
         i += 1
 
 
-def summarise(records: list[tuple[float, float, int, str]], window: tuple[float, float], concurrency: int,
-              cpu_seconds: float) -> dict[str, Any]:
+def summarise(
+    records: list[tuple[float, float, int, str]],
+    window: tuple[float, float],
+    concurrency: int,
+    cpu_seconds: float,
+) -> dict[str, Any]:
     """Throughput, latency percentiles and errors of the answers that arrived inside the window."""
     inside = [r for r in records if window[0] <= r[1] < window[1]]
     ok = [r for r in inside if not r[3]]
     elapsed = window[1] - window[0]
     latencies = np.array([r[1] - r[0] for r in ok]) * 1000.0
-    pct = (dict(zip(("p50", "p95", "p99"), np.percentile(latencies, [50, 95, 99]).round(1).tolist(),
-                    strict=True)) if len(latencies) else {"p50": None, "p95": None, "p99": None})
+    pct = (
+        dict(
+            zip(("p50", "p95", "p99"), np.percentile(latencies, [50, 95, 99]).round(1).tolist(), strict=True)
+        )
+        if len(latencies)
+        else {"p50": None, "p95": None, "p99": None}
+    )
     return {
-        "concurrency": concurrency, "requests": len(inside), "ok": len(ok),
-        "errors": len(inside) - len(ok), "error_kinds": dict(Counter(r[3] for r in inside if r[3])),
+        "concurrency": concurrency,
+        "requests": len(inside),
+        "ok": len(ok),
+        "errors": len(inside) - len(ok),
+        "error_kinds": dict(Counter(r[3] for r in inside if r[3])),
         "seconds": round(elapsed, 3),
         "requests_per_s": round(len(ok) / elapsed, 2),
         "images_per_s": round(len(ok) / elapsed, 2),
         "faces_per_s": round(sum(r[2] for r in ok) / elapsed, 2),
-        "latency_ms": {**pct, "mean": round(float(latencies.mean()), 1) if len(latencies) else None,
-                       "max": round(float(latencies.max()), 1) if len(latencies) else None},
+        "latency_ms": {
+            **pct,
+            "mean": round(float(latencies.mean()), 1) if len(latencies) else None,
+            "max": round(float(latencies.max()), 1) if len(latencies) else None,
+        },
         "client_cpu_s": round(cpu_seconds, 2),
     }
 
 
-async def run_one(url: str, bodies: list[bytes], concurrency: int, duration: float, warmup: float,
-                  timeout: float, metrics_url: str | None, server_pid: int | None) -> dict[str, Any]:
+async def run_one(
+    url: str,
+    bodies: list[bytes],
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    timeout: float,
+    metrics_url: str | None,
+    server_pid: int | None,
+) -> dict[str, Any]:
     """One closed-loop run at a fixed concurrency; the server is probed when the window opens and closes."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     records: list[tuple[float, float, int, str]] = []
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client, \
-            httpx.AsyncClient(timeout=timeout) as side:
+    async with (
+        httpx.AsyncClient(limits=limits, timeout=timeout) as client,
+        httpx.AsyncClient(timeout=timeout) as side,
+    ):
 
         async def probe() -> tuple[float, float, float]:
             """Batch-size histogram sum and count, and the server's CPU seconds (read first), now."""
@@ -137,8 +170,9 @@ async def run_one(url: str, bodies: list[bytes], concurrency: int, duration: flo
             return (*await batch_totals(side, metrics_url), cpu)
 
         until = time.perf_counter() + warmup + duration
-        tasks = asyncio.gather(*(_worker(client, url, bodies, i * 7, until, records)
-                                 for i in range(concurrency)))
+        tasks = asyncio.gather(
+            *(_worker(client, url, bodies, i * 7, until, records) for i in range(concurrency))
+        )
         await asyncio.sleep(warmup)
         opened, before, cpu_before = time.perf_counter(), await probe(), sum(os.times()[:2])
         await asyncio.sleep(max(0.0, until - time.perf_counter()))
@@ -146,8 +180,11 @@ async def run_one(url: str, bodies: list[bytes], concurrency: int, duration: flo
         await tasks  # drain: answers after `closed` are not counted
     result = summarise(records, (opened, closed), concurrency, cpu)
     batch_sum, calls, server_cpu_s = (a - b for a, b in zip(after, before, strict=True))
-    result.update(server_cpu_s=round(server_cpu_s, 2), model_calls=int(calls),
-                  mean_batch_size=round(batch_sum / calls, 2) if calls else None)
+    result.update(
+        server_cpu_s=round(server_cpu_s, 2),
+        model_calls=int(calls),
+        mean_batch_size=round(batch_sum / calls, 2) if calls else None,
+    )
     return result
 
 
@@ -165,8 +202,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     bodies = load_bodies(args.payloads)
     levels = [int(c) for c in args.concurrency.split(",") if c]
-    results = [asyncio.run(run_one(args.url, bodies, c, args.duration, args.warmup, args.timeout,
-                                   args.metrics_url, args.server_pid)) for c in levels]
+    results = [
+        asyncio.run(
+            run_one(
+                args.url,
+                bodies,
+                c,
+                args.duration,
+                args.warmup,
+                args.timeout,
+                args.metrics_url,
+                args.server_pid,
+            )
+        )
+        for c in levels
+    ]
     json.dump({"url": args.url, "payloads": len(bodies), "runs": results}, sys.stdout)
     sys.stdout.write("\n")
     return 0

@@ -47,6 +47,7 @@ def memory_gb() -> float | None:
 
 def git_revision() -> str:
     """Short commit hash, with '+dirty' when the work tree has changes; '' outside git."""
+
     def run(*args: str) -> str:
         """stdout of one git command in the repository."""
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
@@ -62,8 +63,12 @@ def library_versions() -> dict[str, str]:
     import numpy
     import tensorflow as tf
 
-    versions = {"python": platform.python_version(), "tensorflow": tf.__version__,
-                "numpy": numpy.__version__, "opencv": cv2.__version__}
+    versions = {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+    }
     try:
         import keras
 

@@ -9,6 +9,7 @@ from benchmarks.report import TARGET, WORKLOADS
 
 def table(header: list[str], rows: list[list[Any]]) -> list[str]:
     """A GitHub Markdown table; None shows as an en dash."""
+
     def cell(value: Any) -> str:
         """One cell's text."""
         return "–" if value is None else str(value)
@@ -22,15 +23,23 @@ def _machine(results: dict[str, Any]) -> list[str]:
     """Heading, machine line and a warning when the machine was busy."""
     m = results["machine"]
     v = m["versions"]
-    lines = [f"# Benchmark results ({m['mode']} mode)", "",
-             f"{m['date']} · {m['cpu_model']}, {m['cores']} cores, {m['memory_gb']} GiB RAM · "
-             f"TensorFlow {v['tensorflow']}, Keras {v.get('keras', '?')}, Python {v['python']}, "
-             f"OpenCV {v['opencv']} · git {m['git'] or '?'} · {m['os']}", "",
-             f"Model: `{results['settings']['model_dir']}` version {results['settings']['model_version']} "
-             f"(tta: {results['settings']['tta']}). Load average at start: {m['load_average_at_start']}.", ""]
+    lines = [
+        f"# Benchmark results ({m['mode']} mode)",
+        "",
+        f"{m['date']} · {m['cpu_model']}, {m['cores']} cores, {m['memory_gb']} GiB RAM · "
+        f"TensorFlow {v['tensorflow']}, Keras {v.get('keras', '?')}, Python {v['python']}, "
+        f"OpenCV {v['opencv']} · git {m['git'] or '?'} · {m['os']}",
+        "",
+        f"Model: `{results['settings']['model_dir']}` version {results['settings']['model_version']} "
+        f"(tta: {results['settings']['tta']}). Load average at start: {m['load_average_at_start']}.",
+        "",
+    ]
     if m["load_average_at_start"][0] > 0.5 * m["cores"]:
-        lines += ["> **Warning:** other processes were using the CPU when this run started; "
-                  "these numbers are not representative of the machine.", ""]
+        lines += [
+            "> **Warning:** other processes were using the CPU when this run started; "
+            "these numbers are not representative of the machine.",
+            "",
+        ]
     if m["mode"] == "quick":
         lines += ["> Quick mode: short windows and few repetitions, to check that everything runs.", ""]
     return lines
@@ -43,38 +52,87 @@ def _raw(raw: dict[str, Any]) -> list[str]:
     callers = dict.fromkeys(r["caller"] for r in raw["rows"])
     rows = [[caller] + [rate.get((caller, b)) for b in sizes] for caller in callers]
     cost = ", ".join(f"{v}x at batch {b}" for b, v in raw["single_pass_speedup_over_signature"].items())
-    return ["## Raw model, in-process (images/s)", "",
-            *table(["caller"] + [f"batch {b}" for b in sizes], rows),
-            f"Ceiling (serving signature): **{raw['ceiling_images_per_s']} images/s** at batch "
-            f"{raw['ceiling_batch_size']}. `signature` runs the shipped tta ({raw['tta']}); one pass of "
-            f"`model.keras` is faster by {cost}.", ""]
+    return [
+        "## Raw model, in-process (images/s)",
+        "",
+        *table(["caller"] + [f"batch {b}" for b in sizes], rows),
+        f"Ceiling (serving signature): **{raw['ceiling_images_per_s']} images/s** at batch "
+        f"{raw['ceiling_batch_size']}. `signature` runs the shipped tta ({raw['tta']}); one pass of "
+        f"`model.keras` is faster by {cost}.",
+        "",
+    ]
 
 
 def _serving(serving: dict[str, Any], derived: dict[str, Any]) -> list[str]:
     """Per-workload load results, then the ratios and the targets."""
     s = serving["settings"]
-    lines = ["## Service under load (gunicorn on loopback)", "",
-             f"{s['workers']} worker(s) x {s['threads']} threads; {s['duration_s']} s measured after "
-             f"{s['warmup_s']} s warm-up per run; batching off = {s['batching_off']}.", ""]
-    header = ["config", "conc.", "req/s", "images/s", "faces/s", "p50 ms", "p95 ms", "p99 ms", "errors",
-              "mean batch", "server CPU ms/req"]
+    lines = [
+        "## Service under load (gunicorn on loopback)",
+        "",
+        f"{s['workers']} worker(s) x {s['threads']} threads; {s['duration_s']} s measured after "
+        f"{s['warmup_s']} s warm-up per run; batching off = {s['batching_off']}.",
+        "",
+    ]
+    header = [
+        "config",
+        "conc.",
+        "req/s",
+        "images/s",
+        "faces/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "mean batch",
+        "server CPU ms/req",
+    ]
     for workload, title in WORKLOADS.items():
-        rows = [[r["config"], r["concurrency"], r["requests_per_s"], r["images_per_s"], r["faces_per_s"],
-                 r["latency_ms"]["p50"], r["latency_ms"]["p95"], r["latency_ms"]["p99"], r["errors"],
-                 r["mean_batch_size"], round(1000 * r["server_cpu_s"] / r["ok"], 1) if r["ok"] else None]
-                for r in serving["rows"] if r["workload"] == workload]
+        rows = [
+            [
+                r["config"],
+                r["concurrency"],
+                r["requests_per_s"],
+                r["images_per_s"],
+                r["faces_per_s"],
+                r["latency_ms"]["p50"],
+                r["latency_ms"]["p95"],
+                r["latency_ms"]["p99"],
+                r["errors"],
+                r["mean_batch_size"],
+                round(1000 * r["server_cpu_s"] / r["ok"], 1) if r["ok"] else None,
+            ]
+            for r in serving["rows"]
+            if r["workload"] == workload
+        ]
         if rows:
             lines += [f"### {title}", "", *table(header, rows)]
-    ratios = [[WORKLOADS[r["workload"]][:3], r["concurrency"], r["service_to_ceiling"],
-               r["batching_on_to_off"], r["service_to_naive"]] for r in derived["ratios"]]
-    lines += ["### Ratios (images/s)", "",
-              *table(["workload", "conc.", "service / raw ceiling", "batching on / off", "service / naive"],
-                     ratios)]
+    ratios = [
+        [
+            WORKLOADS[r["workload"]][:3],
+            r["concurrency"],
+            r["service_to_ceiling"],
+            r["batching_on_to_off"],
+            r["service_to_naive"],
+        ]
+        for r in derived["ratios"]
+    ]
+    lines += [
+        "### Ratios (images/s)",
+        "",
+        *table(
+            ["workload", "conc.", "service / raw ceiling", "batching on / off", "service / naive"], ratios
+        ),
+    ]
     if derived["targets"]:
-        rows = [[name, t["value"], t["goal"], {True: "yes", False: "**no**"}.get(t["met"])]
-                for name, t in derived["targets"].items()]
-        lines += [f"### Targets: workload (a) at concurrency {TARGET['concurrency']}", "",
-                  *table(["measure", "value", "goal", "met"], rows)]
+        rows = [
+            [name, t["value"], t["goal"], {True: "yes", False: "**no**"}.get(t["met"])]
+            for name, t in derived["targets"].items()
+        ]
+        lines += [
+            f"### Targets: workload (a) at concurrency {TARGET['concurrency']}",
+            "",
+            *table(["measure", "value", "goal", "met"], rows),
+        ]
     return lines
 
 
@@ -83,57 +141,98 @@ def _processes(serving: dict[str, Any]) -> list[str]:
     rows = []
     for name, p in serving["processes"].items():
         ready, after = p["memory_ready"]["workers"], p["memory_after_load"]["workers"]
-        rows.append([name, p["ready_s"], p["workers"], " / ".join(str(w["rss_mb"]) for w in ready),
-                     " / ".join(str(w["rss_mb"]) for w in after), " / ".join(str(w["uss_mb"]) for w in after),
-                     p["memory_ready"]["master"]["rss_mb"]])
-    return ["## Start-up and memory", "",
-            *table(["config", "start to ready s", "workers", "worker RSS MiB ready", "after load",
-                    "worker USS MiB after load", "master RSS MiB"], rows)]
+        rows.append(
+            [
+                name,
+                p["ready_s"],
+                p["workers"],
+                " / ".join(str(w["rss_mb"]) for w in ready),
+                " / ".join(str(w["rss_mb"]) for w in after),
+                " / ".join(str(w["uss_mb"]) for w in after),
+                p["memory_ready"]["master"]["rss_mb"],
+            ]
+        )
+    return [
+        "## Start-up and memory",
+        "",
+        *table(
+            [
+                "config",
+                "start to ready s",
+                "workers",
+                "worker RSS MiB ready",
+                "after load",
+                "worker USS MiB after load",
+                "master RSS MiB",
+            ],
+            rows,
+        ),
+    ]
 
 
 def _stages(stages: dict[str, Any]) -> list[str]:
     """Milliseconds per stage for each workload."""
     names = ["decode", "detect", "crop_resize", "model", "json", "sum", "flask_request"]
     rows = [[n] + [stages[w].get(n) for w in WORKLOADS if w in stages] for n in [*names, "faces"]]
-    return ["## Per-stage cost of one image (ms, in-process, median)", "",
-            *table(["stage"] + [WORKLOADS[w] for w in WORKLOADS if w in stages], rows),
-            "`flask_request` is one whole POST /predict through Flask's test client: its excess over `sum` "
-            "is multipart parsing, Flask and the batcher hop (including its wait for more requests).", ""]
+    return [
+        "## Per-stage cost of one image (ms, in-process, median)",
+        "",
+        *table(["stage"] + [WORKLOADS[w] for w in WORKLOADS if w in stages], rows),
+        "`flask_request` is one whole POST /predict through Flask's test client: its excess over `sum` "
+        "is multipart parsing, Flask and the batcher hop (including its wait for more requests).",
+        "",
+    ]
 
 
 def _hotspots(profiles: list[dict[str, Any]]) -> list[str]:
     """py-spy categories (all running threads, and GIL holder only) and the GIL holder's hottest frames."""
-    lines = ["## Where a worker's time goes (py-spy)", "",
-             "`threads`: every running or runnable thread; `gil`: only the thread holding the GIL, i.e. "
-             "Python work that cannot overlap (TensorFlow and OpenCV release the GIL while they compute).",
-             ""]
+    lines = [
+        "## Where a worker's time goes (py-spy)",
+        "",
+        "`threads`: every running or runnable thread; `gil`: only the thread holding the GIL, i.e. "
+        "Python work that cannot overlap (TensorFlow and OpenCV release the GIL while they compute).",
+        "",
+    ]
     for h in profiles:
         threads, gil = h["threads"], h["gil"]
         kinds = list(dict.fromkeys([*threads["share_of_busy"], *gil["share_of_busy"]]))
-        rows = [[k, f"{threads['share_of_busy'].get(k, 0):.0%}", f"{gil['share_of_busy'].get(k, 0):.0%}"]
-                for k in kinds]
+        rows = [
+            [k, f"{threads['share_of_busy'].get(k, 0):.0%}", f"{gil['share_of_busy'].get(k, 0):.0%}"]
+            for k in kinds
+        ]
         frames = [[f"`{f['frame']}`", f"{f['share_of_busy']:.0%}"] for f in gil["top_frames"]]
-        lines += [f"### {WORKLOADS[h['workload']]}, {h['config']}, concurrency {h['concurrency']}, "
-                  f"{h['seconds']} s", "",
-                  f"{threads['busy_samples']} busy thread samples ({threads['waiting_samples']} waiting), "
-                  f"{gil['busy_samples']} GIL samples.", "",
-                  *table(["category", "threads", "gil"], rows),
-                  *table(["innermost frame (GIL holder)", "share"], frames)]
+        lines += [
+            f"### {WORKLOADS[h['workload']]}, {h['config']}, concurrency {h['concurrency']}, "
+            f"{h['seconds']} s",
+            "",
+            f"{threads['busy_samples']} busy thread samples ({threads['waiting_samples']} waiting), "
+            f"{gil['busy_samples']} GIL samples.",
+            "",
+            *table(["category", "threads", "gil"], rows),
+            *table(["innermost frame (GIL holder)", "share"], frames),
+        ]
     return lines
 
 
 def _training(t: dict[str, Any]) -> list[str]:
     """Pipeline vs train step, and seconds per epoch."""
     p, s, e = t["pipeline"], t["train_step"], t["epoch"]
-    rows = [["tf.data, first pass (JPEG decode), images/s", p["first_pass_images_per_s"]],
-            ["tf.data, cached + augmentation, images/s", p["cached_augmented_images_per_s"]],
-            ["train step alone (synthetic tensors), images/s", s["images_per_s"]],
-            ["train step, ms", s["ms_per_step"]],
-            ["pipeline / step ratio (goal >= 3)", t["pipeline_to_step_ratio"]],
-            ["train step on the real pipeline, ms", e["ms_per_step_real_pipeline"]],
-            ["seconds per epoch (extrapolated)", e["seconds_per_epoch"]]]
-    return [f"## Training (`{t['config']}`, batch {t['batch_size']}, augment {', '.join(t['augment'])})", "",
-            *table(["measure", "value"], rows), f"Seconds per epoch: {e['method']}.", ""]
+    rows = [
+        ["tf.data, first pass (JPEG decode), images/s", p["first_pass_images_per_s"]],
+        ["tf.data, cached + augmentation, images/s", p["cached_augmented_images_per_s"]],
+        ["train step alone (synthetic tensors), images/s", s["images_per_s"]],
+        ["train step, ms", s["ms_per_step"]],
+        ["pipeline / step ratio (goal >= 3)", t["pipeline_to_step_ratio"]],
+        ["train step on the real pipeline, ms", e["ms_per_step_real_pipeline"]],
+        ["seconds per epoch (extrapolated)", e["seconds_per_epoch"]],
+    ]
+    return [
+        f"## Training (`{t['config']}`, batch {t['batch_size']}, augment {', '.join(t['augment'])})",
+        "",
+        *table(["measure", "value"], rows),
+        f"Seconds per epoch: {e['method']}.",
+        "",
+    ]
 
 
 def render(results: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ def create_app(model_dir: str | None = None) -> Flask:
         bgr = np.ascontiguousarray(image if image.ndim == 3 else np.dstack([image] * 3))
         _scores, boxes, _ = yuface.detect(bgr, conf=0.6)
         boxes = [[max(0, int(v)) for v in box] for box in boxes]
-        crops = [to_model_input(image[y:y + h, x:x + w]) for x, y, w, h in boxes]
+        crops = [to_model_input(image[y : y + h, x : x + w]) for x, y, w, h in boxes]
         return boxes, np.stack(crops) if crops else np.zeros((0, 48, 48, 1), np.uint8)
 
     @app.post("/predict")
@@ -51,10 +51,15 @@ def create_app(model_dir: str | None = None) -> Flask:
         if len(inputs):
             x = inputs.astype("float32")
             probs = model.predict(np.concatenate([x, x[:, :, ::-1]]) if flip else x, verbose=0)
-            probs = (probs[:len(x)] + probs[len(x):]) / 2 if flip else probs
-            results = [{"box": box, "label": names[int(np.argmax(p))],
-                        "probabilities": dict(zip(names, p.tolist(), strict=True))}
-                       for box, p in zip(boxes, probs, strict=True)]
+            probs = (probs[: len(x)] + probs[len(x) :]) / 2 if flip else probs
+            results = [
+                {
+                    "box": box,
+                    "label": names[int(np.argmax(p))],
+                    "probabilities": dict(zip(names, p.tolist(), strict=True)),
+                }
+                for box, p in zip(boxes, probs, strict=True)
+            ]
         return jsonify({"faces": results})
 
     @app.get("/health")

@@ -21,8 +21,13 @@ from training.savedmodel import load_predict_fn
 BATCH_SIZES = (1, 8, 32, 128)
 
 
-def time_calls(fn: Callable[[np.ndarray], Any], batch: np.ndarray, min_seconds: float,
-               min_calls: int = 3, warmup: int = 2) -> dict[str, float]:
+def time_calls(
+    fn: Callable[[np.ndarray], Any],
+    batch: np.ndarray,
+    min_seconds: float,
+    min_calls: int = 3,
+    warmup: int = 2,
+) -> dict[str, float]:
     """Call fn(batch) until min_seconds and min_calls are reached; images/s and median ms per call."""
     for _ in range(warmup):
         fn(batch)
@@ -33,8 +38,11 @@ def time_calls(fn: Callable[[np.ndarray], Any], batch: np.ndarray, min_seconds: 
         fn(batch)
         durations.append(time.perf_counter() - t0)
     total = sum(durations)
-    return {"images_per_s": round(len(durations) * len(batch) / total, 1),
-            "ms_per_call_p50": round(float(np.median(durations)) * 1000, 2), "calls": len(durations)}
+    return {
+        "images_per_s": round(len(durations) * len(batch) / total, 1),
+        "ms_per_call_p50": round(float(np.median(durations)) * 1000, 2),
+        "calls": len(durations),
+    }
 
 
 def callers(model_dir: str | Path) -> dict[str, Callable[[np.ndarray], Any]]:
@@ -52,8 +60,13 @@ def callers(model_dir: str | Path) -> dict[str, Callable[[np.ndarray], Any]]:
     }
 
 
-def run(model_dir: str | Path, crops: np.ndarray, *, min_seconds: float,
-        batch_sizes: tuple[int, ...] = BATCH_SIZES) -> dict[str, Any]:
+def run(
+    model_dir: str | Path,
+    crops: np.ndarray,
+    *,
+    min_seconds: float,
+    batch_sizes: tuple[int, ...] = BATCH_SIZES,
+) -> dict[str, Any]:
     """Images/s per caller and batch size, the signature's ceiling and the tta cost ratio."""
     tta = read_metadata(resolve_version_dir(model_dir)).get("tta", "none")
     rows = []
@@ -65,5 +78,10 @@ def run(model_dir: str | Path, crops: np.ndarray, *, min_seconds: float,
     ceiling = max(rate["signature", b] for b in batch_sizes)
     best = max(batch_sizes, key=lambda b: rate["signature", b])
     tta_cost = {str(b): round(rate["keras_single", b] / rate["signature", b], 2) for b in batch_sizes}
-    return {"tta": tta, "rows": rows, "ceiling_images_per_s": ceiling, "ceiling_batch_size": best,
-            "single_pass_speedup_over_signature": tta_cost}
+    return {
+        "tta": tta,
+        "rows": rows,
+        "ceiling_images_per_s": ceiling,
+        "ceiling_batch_size": best,
+        "single_pass_speedup_over_signature": tta_cost,
+    }

@@ -12,8 +12,14 @@ TARGET = {"workload": "a_crops", "concurrency": 32, "min_ceiling_ratio": 0.7, "m
 
 def _rate(rows: list[dict], config: str, workload: str, concurrency: int) -> dict | None:
     """The serving row for one configuration, workload and concurrency."""
-    return next((r for r in rows if (r["config"], r["workload"], r["concurrency"]) == (config, workload,
-                                                                                     concurrency)), None)
+    return next(
+        (
+            r
+            for r in rows
+            if (r["config"], r["workload"], r["concurrency"]) == (config, workload, concurrency)
+        ),
+        None,
+    )
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -28,22 +34,39 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
     ratios = []
     for workload in WORKLOADS:
         for c in sorted({r["concurrency"] for r in rows if r["workload"] == workload}):
-            on, off, naive = (_rate(rows, k, workload, c)
-                              for k in ("service", "service_no_batching", "naive"))
+            on, off, naive = (
+                _rate(rows, k, workload, c) for k in ("service", "service_no_batching", "naive")
+            )
             value = on["images_per_s"] if on else None
-            ratios.append({"workload": workload, "concurrency": c, "service_images_per_s": value,
-                           "service_to_ceiling": _ratio(value, ceiling),
-                           "batching_on_to_off": _ratio(value, off and off["images_per_s"]),
-                           "service_to_naive": _ratio(value, naive and naive["images_per_s"])})
-    match = next((r for r in ratios if (r["workload"], r["concurrency"]) == (TARGET["workload"],
-                                                                           TARGET["concurrency"])), None)
+            ratios.append(
+                {
+                    "workload": workload,
+                    "concurrency": c,
+                    "service_images_per_s": value,
+                    "service_to_ceiling": _ratio(value, ceiling),
+                    "batching_on_to_off": _ratio(value, off and off["images_per_s"]),
+                    "service_to_naive": _ratio(value, naive and naive["images_per_s"]),
+                }
+            )
+    match = next(
+        (
+            r
+            for r in ratios
+            if (r["workload"], r["concurrency"]) == (TARGET["workload"], TARGET["concurrency"])
+        ),
+        None,
+    )
     target_row = _rate(rows, "service", TARGET["workload"], TARGET["concurrency"])
     targets = None
     if match and target_row:
-        checks = {"service_to_ceiling": (match["service_to_ceiling"], TARGET["min_ceiling_ratio"]),
-                  "service_to_naive": (match["service_to_naive"], TARGET["min_naive_ratio"])}
-        targets = {name: {"value": v, "goal": f">= {g}", "met": None if v is None else v >= g}
-                   for name, (v, g) in checks.items()}
+        checks = {
+            "service_to_ceiling": (match["service_to_ceiling"], TARGET["min_ceiling_ratio"]),
+            "service_to_naive": (match["service_to_naive"], TARGET["min_naive_ratio"]),
+        }
+        targets = {
+            name: {"value": v, "goal": f">= {g}", "met": None if v is None else v >= g}
+            for name, (v, g) in checks.items()
+        }
         targets["errors"] = {"value": target_row["errors"], "goal": "0", "met": target_row["errors"] == 0}
     return {"ratios": ratios, "targets": targets}
 

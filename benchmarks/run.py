@@ -31,10 +31,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (< 2 min) to check everything works")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "models" / "emotion")
-    parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "datasets" / "fer2013",
-                        help="image folders with train/ and test/ (FER2013)")
-    parser.add_argument("--config", type=Path, default=ROOT / "training" / "configs" / "fer2013.toml",
-                        help="training config whose model and pipeline are timed")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=ROOT.parent / "shared" / "datasets" / "fer2013",
+        help="image folders with train/ and test/ (FER2013)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=ROOT / "training" / "configs" / "fer2013.toml",
+        help="training config whose model and pipeline are timed",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--sections", default=",".join(SECTIONS), help="comma list of " + ",".join(SECTIONS))
     parser.add_argument("--workers", type=int, default=1, help="service WORKERS")

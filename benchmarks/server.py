@@ -60,20 +60,36 @@ def service_command() -> list[str]:
 
 def naive_command(port: int, workers: int = 1) -> list[str]:
     """The tutorial baseline: sync workers, one request at a time each."""
-    return [sys.executable, "-m", "gunicorn", "-k", "sync", "-w", str(workers), "-b", f"{HOST}:{port}",
-            "--timeout", "300", "--log-level", "warning", "benchmarks.naive_app:create_app()"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-k",
+        "sync",
+        "-w",
+        str(workers),
+        "-b",
+        f"{HOST}:{port}",
+        "--timeout",
+        "300",
+        "--log-level",
+        "warning",
+        "benchmarks.naive_app:create_app()",
+    ]
 
 
-def start(name: str, command: list[str], env: dict[str, str], port: int, log_dir: Path,
-          timeout: float = 180.0) -> Server:
+def start(
+    name: str, command: list[str], env: dict[str, str], port: int, log_dir: Path, timeout: float = 180.0
+) -> Server:
     """Launch the command and wait for GET /health to answer 200; ready_s is measured from launch."""
     log_path = Path(log_dir) / f"{name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env}
     started = time.perf_counter()
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     server = Server(name, process, port, log_path)
     with httpx.Client(timeout=5.0) as client:
         while time.perf_counter() - started < timeout:
@@ -117,6 +133,7 @@ def workers(server: Server) -> list[psutil.Process]:
 
 def memory(server: Server) -> dict[str, Any]:
     """RSS and USS (private memory) of the master and of each worker, in MiB."""
+
     def sizes(proc: psutil.Process) -> dict[str, float]:
         """RSS and USS of one process in MiB."""
         info = proc.memory_full_info()

@@ -32,12 +32,31 @@ def configurations(workers: int, threads: int) -> dict[str, dict[str, Any]]:
     }
 
 
-def loadgen(url: str, payloads: Path, concurrency: list[int], duration: float, warmup: float,
-            metrics_url: str | None = None, server_pid: int | None = None) -> list[dict[str, Any]]:
+def loadgen(
+    url: str,
+    payloads: Path,
+    concurrency: list[int],
+    duration: float,
+    warmup: float,
+    metrics_url: str | None = None,
+    server_pid: int | None = None,
+) -> list[dict[str, Any]]:
     """Run benchmarks.loadgen in its own process and return its per-concurrency results."""
-    command = [sys.executable, "-m", "benchmarks.loadgen", "--url", url, "--payloads", str(payloads),
-               "--concurrency", ",".join(map(str, concurrency)), "--duration", str(duration),
-               "--warmup", str(warmup)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.loadgen",
+        "--url",
+        url,
+        "--payloads",
+        str(payloads),
+        "--concurrency",
+        ",".join(map(str, concurrency)),
+        "--duration",
+        str(duration),
+        "--warmup",
+        str(warmup),
+    ]
     if metrics_url:
         command += ["--metrics-url", metrics_url]
     if server_pid:
@@ -57,9 +76,18 @@ def start_config(name: str, spec: dict[str, Any], model_dir: Path, log_dir: Path
     return srv.start(name, srv.service_command(), {**env, "HOST": srv.HOST, "PORT": str(port)}, port, log_dir)
 
 
-def run(model_dir: Path, payloads: dict[str, Path], *, concurrency: list[int], duration: float,
-        warmup: float, workers: int, threads: int, log_dir: Path,
-        after_load: Callable[[str, srv.Server], None] | None = None) -> dict[str, Any]:
+def run(
+    model_dir: Path,
+    payloads: dict[str, Path],
+    *,
+    concurrency: list[int],
+    duration: float,
+    warmup: float,
+    workers: int,
+    threads: int,
+    log_dir: Path,
+    after_load: Callable[[str, srv.Server], None] | None = None,
+) -> dict[str, Any]:
     """Every configuration x workload x concurrency, start-up time and memory per configuration.
 
     after_load(name, server) runs once each configuration's load runs are done, before it stops
@@ -73,17 +101,37 @@ def run(model_dir: Path, payloads: dict[str, Path], *, concurrency: list[int], d
             idle = srv.memory(server)
             metrics_url = None if spec["naive"] else f"{server.url}/metrics"
             for workload, folder in payloads.items():
-                for result in loadgen(f"{server.url}/predict", folder, concurrency, duration, warmup,
-                                      metrics_url, server.process.pid):
+                for result in loadgen(
+                    f"{server.url}/predict",
+                    folder,
+                    concurrency,
+                    duration,
+                    warmup,
+                    metrics_url,
+                    server.process.pid,
+                ):
                     rows.append({"config": name, "workload": workload, **result})
-            processes[name] = {"ready_s": server.ready_s, "all_workers_settled_after_s": settled,
-                               "workers": len(srv.workers(server)),
-                               "memory_ready": idle, "memory_after_load": srv.memory(server),
-                               "env": spec["env"]}
+            processes[name] = {
+                "ready_s": server.ready_s,
+                "all_workers_settled_after_s": settled,
+                "workers": len(srv.workers(server)),
+                "memory_ready": idle,
+                "memory_after_load": srv.memory(server),
+                "env": spec["env"],
+            }
             if after_load:
                 after_load(name, server)
         finally:
             srv.stop(server)
-    return {"rows": rows, "processes": processes,
-            "settings": {"workers": workers, "threads": threads, "duration_s": duration, "warmup_s": warmup,
-                         "concurrency": concurrency, "batching_off": BATCHING_OFF}}
+    return {
+        "rows": rows,
+        "processes": processes,
+        "settings": {
+            "workers": workers,
+            "threads": threads,
+            "duration_s": duration,
+            "warmup_s": warmup,
+            "concurrency": concurrency,
+            "batching_off": BATCHING_OFF,
+        },
+    }

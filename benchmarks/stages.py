@@ -59,21 +59,31 @@ def image_stages(app, payload: Payload, repeats: int) -> dict[str, float]:
 
     def crops() -> np.ndarray:
         """The image's model inputs, as find_faces builds them."""
-        return np.stack([to_model_input(crop_face(image, b) if detected else image) for b in boxes]
-                        or [np.zeros((48, 48, 1), np.uint8)])
+        return np.stack(
+            [to_model_input(crop_face(image, b) if detected else image) for b in boxes]
+            or [np.zeros((48, 48, 1), np.uint8)]
+        )
 
     inputs = crops()
-    probabilities = engine.predictor.predict_batch(inputs)[:len(boxes)]
-    prepared = Prepared(width=image.shape[1], height=image.shape[0], mode="auto",
-                        regions=FaceRegions(faces=boxes, inputs=inputs, detection_used=detected))
+    probabilities = engine.predictor.predict_batch(inputs)[: len(boxes)]
+    prepared = Prepared(
+        width=image.shape[1],
+        height=image.shape[0],
+        mode="auto",
+        regions=FaceRegions(faces=boxes, inputs=inputs, detection_used=detected),
+    )
 
     def encode() -> bytes:
         """The response body, as the view builds it."""
         return app.json.dumps(PredictResponse().dump(engine._result(prepared, probabilities))).encode()
 
     row = {
-        "decode": median_ms(lambda: load_image(payload.data, max_bytes=settings.max_upload_bytes,
-                                               max_pixels=settings.max_pixels), repeats),
+        "decode": median_ms(
+            lambda: load_image(
+                payload.data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels
+            ),
+            repeats,
+        ),
         "detect": median_ms(lambda: engine.detector.detect(image), repeats) if detected else 0.0,
         "crop_resize": median_ms(crops, repeats),
         "model": median_ms(lambda: engine.predictor.predict_batch(inputs), repeats),
@@ -82,7 +92,8 @@ def image_stages(app, payload: Payload, repeats: int) -> dict[str, float]:
     row["sum"] = sum(row.values())
     client = app.test_client()
     row["flask_request"] = median_ms(
-        lambda: client.post("/predict", data={"image": (io.BytesIO(payload.data), payload.name)}), repeats)
+        lambda: client.post("/predict", data={"image": (io.BytesIO(payload.data), payload.name)}), repeats
+    )
     row["faces"] = len(boxes)
     return row
 

@@ -40,9 +40,21 @@ class Preset:
 
 
 FULL = Preset()
-QUICK = Preset(raw_seconds=0.2, crops=16, scenes=6, stage_images=2, stage_repeats=3, concurrency=(1, 32),
-               duration=1.5, warmup=0.5, profile_seconds=0.0, pipeline_images=256, passes=1, steps=2,
-               warmup_steps=1)
+QUICK = Preset(
+    raw_seconds=0.2,
+    crops=16,
+    scenes=6,
+    stage_images=2,
+    stage_repeats=3,
+    concurrency=(1, 32),
+    duration=1.5,
+    warmup=0.5,
+    profile_seconds=0.0,
+    pipeline_images=256,
+    passes=1,
+    steps=2,
+    warmup_steps=1,
+)
 
 
 def guarded(errors: dict[str, str], section: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -60,13 +72,21 @@ def settings_block(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
 
     version_dir = resolve_version_dir(args.model_dir)
     metadata = read_metadata(version_dir)
-    workloads = {"a_crops": f"{preset.crops} test-split crops, sent as the original files",
-                 "b_scenes": f"{preset.scenes} 640x480 JPEG scenes: skimage astronaut and camera portraits, "
-                             "1-4 upscaled test crops on skimage coffee/rocket/chelsea/brick"}
-    return {"model_dir": machine.display_path(version_dir), "model_version": metadata.get("version"),
-            "tta": metadata.get("tta", "none"), "data_dir": machine.display_path(args.data_dir),
-            "train_config": machine.display_path(args.config), "sections": args.sections,
-            "preset": dataclasses.asdict(preset), "workloads": workloads}
+    workloads = {
+        "a_crops": f"{preset.crops} test-split crops, sent as the original files",
+        "b_scenes": f"{preset.scenes} 640x480 JPEG scenes: skimage astronaut and camera portraits, "
+        "1-4 upscaled test crops on skimage coffee/rocket/chelsea/brick",
+    }
+    return {
+        "model_dir": machine.display_path(version_dir),
+        "model_version": metadata.get("version"),
+        "tta": metadata.get("tta", "none"),
+        "data_dir": machine.display_path(args.data_dir),
+        "train_config": machine.display_path(args.config),
+        "sections": args.sections,
+        "preset": dataclasses.asdict(preset),
+        "workloads": workloads,
+    }
 
 
 def run_sections(args: argparse.Namespace, preset: Preset, tmp: Path) -> dict[str, Any]:
@@ -75,53 +95,84 @@ def run_sections(args: argparse.Namespace, preset: Preset, tmp: Path) -> dict[st
 
     wanted = set(args.sections.split(","))
     errors: dict[str, str] = {}
-    results: dict[str, Any] = {"machine": machine.describe("quick" if args.quick else "full"),
-                               "settings": settings_block(args, preset), "errors": errors}
-    workloads = {"a_crops": face_crops(args.data_dir, preset.crops),
-                 "b_scenes": scenes(args.data_dir, preset.scenes)}
+    results: dict[str, Any] = {
+        "machine": machine.describe("quick" if args.quick else "full"),
+        "settings": settings_block(args, preset),
+        "errors": errors,
+    }
+    workloads = {
+        "a_crops": face_crops(args.data_dir, preset.crops),
+        "b_scenes": scenes(args.data_dir, preset.scenes),
+    }
     if "raw" in wanted:
         from benchmarks import raw_model
 
         crops = np.stack([to_model_input(decode_image(p.data)) for p in workloads["a_crops"]])
-        results["raw_model"] = guarded(errors, "raw", raw_model.run, args.model_dir, crops,
-                                       min_seconds=preset.raw_seconds)
+        results["raw_model"] = guarded(
+            errors, "raw", raw_model.run, args.model_dir, crops, min_seconds=preset.raw_seconds
+        )
     if "stages" in wanted:
         from benchmarks import stages
 
         # Evenly spaced, so a few scenes still mix portraits and multi-face compositions.
-        picked = {k: v[::max(1, len(v) // preset.stage_images)][:preset.stage_images]
-                  for k, v in workloads.items()}
-        results["stages"] = guarded(errors, "stages", stages.run, args.model_dir, picked,
-                                    preset.stage_repeats)
+        picked = {
+            k: v[:: max(1, len(v) // preset.stage_images)][: preset.stage_images]
+            for k, v in workloads.items()
+        }
+        results["stages"] = guarded(
+            errors, "stages", stages.run, args.model_dir, picked, preset.stage_repeats
+        )
     if "serving" in wanted:
         folders = {k: write_payloads(tmp / k, v) for k, v in workloads.items()}
 
         def profile(name: str, server: Any) -> None:
             """py-spy the batching service while it is still up after its load runs."""
             if name == "service" and preset.profile_seconds > 0:
-                results["hotspots"] = guarded(errors, "hotspots", profile_server, server, preset, folders,
-                                              args.out)
+                results["hotspots"] = guarded(
+                    errors, "hotspots", profile_server, server, preset, folders, args.out
+                )
 
         results["serving"] = guarded(errors, "serving", serve, args, preset, folders, tmp, profile)
     if "training" in wanted:
         from benchmarks import training_bench
 
-        results["training"] = guarded(errors, "training", training_bench.run, args.data_dir, args.config,
-                                      pipeline_images=preset.pipeline_images, passes=preset.passes,
-                                      steps=preset.steps, warmup=preset.warmup_steps)
+        results["training"] = guarded(
+            errors,
+            "training",
+            training_bench.run,
+            args.data_dir,
+            args.config,
+            pipeline_images=preset.pipeline_images,
+            passes=preset.passes,
+            steps=preset.steps,
+            warmup=preset.warmup_steps,
+        )
     results["derived"] = derive(results)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
 
 
-def serve(args: argparse.Namespace, preset: Preset, folders: dict[str, Path], tmp: Path,
-          after_load: Callable[[str, Any], None]) -> dict[str, Any]:
+def serve(
+    args: argparse.Namespace,
+    preset: Preset,
+    folders: dict[str, Path],
+    tmp: Path,
+    after_load: Callable[[str, Any], None],
+) -> dict[str, Any]:
     """The load matrix over the three configurations."""
     from benchmarks import serving
 
-    return serving.run(args.model_dir, folders, concurrency=list(preset.concurrency),
-                       duration=preset.duration, warmup=preset.warmup, workers=args.workers,
-                       threads=args.threads, log_dir=tmp / "logs", after_load=after_load)
+    return serving.run(
+        args.model_dir,
+        folders,
+        concurrency=list(preset.concurrency),
+        duration=preset.duration,
+        warmup=preset.warmup,
+        workers=args.workers,
+        threads=args.threads,
+        log_dir=tmp / "logs",
+        after_load=after_load,
+    )
 
 
 def profile_server(server: Any, preset: Preset, folders: dict[str, Path], out: Path) -> list[dict[str, Any]]:
@@ -130,5 +181,7 @@ def profile_server(server: Any, preset: Preset, folders: dict[str, Path], out: P
 
     if not hotspots.available():
         raise RuntimeError("py-spy is not installed (pip install py-spy)")
-    return [hotspots.run(server, name, folder, 32, preset.profile_seconds, out)
-            for name, folder in folders.items()]
+    return [
+        hotspots.run(server, name, folder, 32, preset.profile_seconds, out)
+        for name, folder in folders.items()
+    ]

@@ -76,8 +76,11 @@ def pipeline_rate(frame: pd.DataFrame, class_names: list[str], config: TrainConf
         for images, _labels in ds:
             count += int(images.shape[0])
         timings.append(count / (time.perf_counter() - started))
-    return {"images": len(frame), "first_pass_images_per_s": round(timings[0], 1),
-            "cached_augmented_images_per_s": round(float(np.mean(timings[1:])), 1)}
+    return {
+        "images": len(frame),
+        "first_pass_images_per_s": round(timings[0], 1),
+        "cached_augmented_images_per_s": round(float(np.mean(timings[1:])), 1),
+    }
 
 
 def train_step_rate(config: TrainConfig, num_classes: int, steps: int, warmup: int) -> dict:
@@ -92,18 +95,33 @@ def train_step_rate(config: TrainConfig, num_classes: int, steps: int, warmup: i
     y = tf.one_hot(tf.random.uniform((config.batch_size,), 0, num_classes, tf.int32), num_classes)
     model = compile_model(make_model(config, num_classes), config)
     timer = step_timer()
-    model.fit(tf.data.Dataset.from_tensors((x, y)).repeat(), steps_per_epoch=warmup + steps, epochs=1,
-              shuffle=False, verbose=0, callbacks=[timer])
+    model.fit(
+        tf.data.Dataset.from_tensors((x, y)).repeat(),
+        steps_per_epoch=warmup + steps,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[timer],
+    )
     rate, ms = _rate_between(timer.ends, warmup - 1, config.batch_size)
     timer.ends.clear()
-    model.evaluate(tf.data.Dataset.from_tensors((x, y)).repeat(), steps=warmup + steps, verbose=0,
-                   callbacks=[timer])
+    model.evaluate(
+        tf.data.Dataset.from_tensors((x, y)).repeat(), steps=warmup + steps, verbose=0, callbacks=[timer]
+    )
     _, eval_ms = _rate_between(timer.ends, warmup - 1, config.batch_size)
     return {"images_per_s": rate, "ms_per_step": ms, "eval_ms_per_step": eval_ms, "model": model}
 
 
-def epoch_seconds(frame: pd.DataFrame, class_names: list[str], config: TrainConfig, model, steps: int,
-                  eval_ms_per_step: float, train_images: int, val_images: int) -> dict:
+def epoch_seconds(
+    frame: pd.DataFrame,
+    class_names: list[str],
+    config: TrainConfig,
+    model,
+    steps: int,
+    eval_ms_per_step: float,
+    train_images: int,
+    val_images: int,
+) -> dict:
     """Step time on the real pipeline (second, cached pass over `steps` batches), scaled to one epoch."""
     from training.data import make_augmenter, make_dataset
 
@@ -116,15 +134,28 @@ def epoch_seconds(frame: pd.DataFrame, class_names: list[str], config: TrainConf
     train_steps = math.ceil(train_images / config.batch_size)
     val_steps = math.ceil(val_images / config.batch_size)
     seconds = train_steps * ms / 1000 + val_steps * eval_ms_per_step / 1000
-    return {"ms_per_step_real_pipeline": ms, "timed_steps": per_pass, "train_images": train_images,
-            "val_images": val_images, "steps_per_epoch": train_steps, "seconds_per_epoch": round(seconds, 1),
-            "method": f"{per_pass} steps timed on the cached pipeline, extrapolated to "
-                      f"{train_steps} train + {val_steps} validation steps (validation at the eval step "
-                      "rate measured on synthetic tensors)"}
+    return {
+        "ms_per_step_real_pipeline": ms,
+        "timed_steps": per_pass,
+        "train_images": train_images,
+        "val_images": val_images,
+        "steps_per_epoch": train_steps,
+        "seconds_per_epoch": round(seconds, 1),
+        "method": f"{per_pass} steps timed on the cached pipeline, extrapolated to "
+        f"{train_steps} train + {val_steps} validation steps (validation at the eval step "
+        "rate measured on synthetic tensors)",
+    }
 
 
-def run(data_dir: str | Path, config_path: str | Path | None, *, pipeline_images: int, passes: int,
-        steps: int, warmup: int = 3) -> dict[str, Any]:
+def run(
+    data_dir: str | Path,
+    config_path: str | Path | None,
+    *,
+    pipeline_images: int,
+    passes: int,
+    steps: int,
+    warmup: int = 3,
+) -> dict[str, Any]:
     """All three training measurements and the pipeline/step ratio (target >= 3)."""
     config = load_config(config_path)
     frame = folder_frame(data_dir)
@@ -134,12 +165,26 @@ def run(data_dir: str | Path, config_path: str | Path | None, *, pipeline_images
     step = train_step_rate(config, len(class_names), steps, warmup)
     model = step.pop("model")
     val_images = max(1, round(len(frame) * config.val_fraction))
-    epoch = epoch_seconds(frame, class_names, config, model, steps, step["eval_ms_per_step"],
-                          len(frame) - val_images, val_images)
+    epoch = epoch_seconds(
+        frame,
+        class_names,
+        config,
+        model,
+        steps,
+        step["eval_ms_per_step"],
+        len(frame) - val_images,
+        val_images,
+    )
     ratio = pipeline["cached_augmented_images_per_s"] / step["images_per_s"]
     from benchmarks.machine import display_path
 
-    return {"config": display_path(config_path) if config_path else "TrainConfig defaults",
-            "batch_size": config.batch_size,
-            "augment": list(config.augment), "pipeline": pipeline, "train_step": step, "epoch": epoch,
-            "pipeline_to_step_ratio": round(ratio, 2), "target_ratio": 3.0}
+    return {
+        "config": display_path(config_path) if config_path else "TrainConfig defaults",
+        "batch_size": config.batch_size,
+        "augment": list(config.augment),
+        "pipeline": pipeline,
+        "train_step": step,
+        "epoch": epoch,
+        "pipeline_to_step_ratio": round(ratio, 2),
+        "target_ratio": 3.0,
+    }

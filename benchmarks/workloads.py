@@ -55,8 +55,10 @@ def _backgrounds() -> list[np.ndarray]:
     """Real, face-free photos scaled to the scene size."""
     from skimage import data
 
-    return [cv2.resize(_bgr(getattr(data, name)()), SCENE_SIZE, interpolation=cv2.INTER_AREA)
-            for name in ("coffee", "rocket", "chelsea", "brick")]
+    return [
+        cv2.resize(_bgr(getattr(data, name)()), SCENE_SIZE, interpolation=cv2.INTER_AREA)
+        for name in ("coffee", "rocket", "chelsea", "brick")
+    ]
 
 
 def _portrait(photo: np.ndarray, background: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -64,7 +66,7 @@ def _portrait(photo: np.ndarray, background: np.ndarray, rng: np.random.Generato
     canvas = background.copy()
     face = cv2.resize(photo, (400, 400), interpolation=cv2.INTER_AREA)
     x, y = int(rng.integers(0, SCENE_SIZE[0] - 400)), int(rng.integers(0, SCENE_SIZE[1] - 400))
-    canvas[y:y + 400, x:x + 400] = face
+    canvas[y : y + 400, x : x + 400] = face
     return canvas
 
 
@@ -76,7 +78,7 @@ def _crop_scene(crops: list[np.ndarray], background: np.ndarray, rng: np.random.
         face = cv2.resize(_bgr(crop), (side, side), interpolation=cv2.INTER_CUBIC)
         x = column * 160 + int(rng.integers(0, 160 - side + 1))
         y = int(rng.integers(0, SCENE_SIZE[1] - side))
-        canvas[y:y + side, x:x + side] = face
+        canvas[y : y + side, x : x + side] = face
     return canvas
 
 
@@ -96,8 +98,10 @@ def scenes(data_dir: str | Path, count: int, seed: int = 0) -> list[Payload]:
             image, faces = _portrait(photo, background, rng), 1
         else:
             faces = 1 + i % 4
-            crops = [cv2.imread(str(files[j]), cv2.IMREAD_GRAYSCALE)
-                     for j in rng.choice(len(files), size=faces, replace=False)]
+            crops = [
+                cv2.imread(str(files[j]), cv2.IMREAD_GRAYSCALE)
+                for j in rng.choice(len(files), size=faces, replace=False)
+            ]
             name, image = f"crops{faces}", _crop_scene(crops, background, rng)
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:

@@ -22,11 +22,18 @@ def resolve_version_dir(model_dir: str | Path) -> Path:
     path = Path(model_dir)
     if (path / "saved_model.pb").exists():
         return path
-    versions = sorted((p for p in path.glob("*") if p.name.isdigit() and (p / "saved_model.pb").exists()),
-                      key=lambda p: int(p.name)) if path.is_dir() else []
+    versions = (
+        sorted(
+            (p for p in path.glob("*") if p.name.isdigit() and (p / "saved_model.pb").exists()),
+            key=lambda p: int(p.name),
+        )
+        if path.is_dir()
+        else []
+    )
     if not versions:
-        raise ModelDirError(f"no SavedModel found in '{model_dir}' "
-                            "(expected saved_model.pb or <version>/saved_model.pb)")
+        raise ModelDirError(
+            f"no SavedModel found in '{model_dir}' (expected saved_model.pb or <version>/saved_model.pb)"
+        )
     return versions[-1]
 
 

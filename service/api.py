@@ -56,8 +56,10 @@ def predict_batch() -> ResponseReturnValue:
             slots.append(exc)
     good = [slot for slot in slots if not isinstance(slot, Exception)]
     answers = iter(eng.classify(good))
-    results = [{"error": slot.to_dict()} if isinstance(slot, ApiError)
-               else PREDICT_RESPONSE.dump(next(answers)) for slot in slots]
+    results = [
+        {"error": slot.to_dict()} if isinstance(slot, ApiError) else PREDICT_RESPONSE.dump(next(answers))
+        for slot in slots
+    ]
     return jsonify(BATCH_RESPONSE.dump({"model": eng.model_ref, "results": results}))
 
 
@@ -66,9 +68,14 @@ def health() -> ResponseReturnValue:
     """Liveness and readiness; 503 until the model is loaded and warmed up (and while shutting down)."""
     eng = current_app.extensions.get("engine")
     ready = bool(eng and eng.ready)
-    body = Health().dump({"status": "ok" if ready else "unavailable", "ready": ready,
-                          "model_version": eng.predictor.version if eng else None,
-                          "uptime_s": round(time.monotonic() - eng.started, 3) if eng else 0.0})
+    body = Health().dump(
+        {
+            "status": "ok" if ready else "unavailable",
+            "ready": ready,
+            "model_version": eng.predictor.version if eng else None,
+            "uptime_s": round(time.monotonic() - eng.started, 3) if eng else 0.0,
+        }
+    )
     return jsonify(body), 200 if ready else 503
 
 
@@ -77,9 +84,16 @@ def health() -> ResponseReturnValue:
 def metadata() -> ResponseReturnValue:
     """Class names, input contract, version and evaluation metrics from the model's metadata.json."""
     predictor = engine().predictor
-    return jsonify(Metadata().dump({**predictor.metadata, "name": predictor.name,
-                                    "version": predictor.version,
-                                    "class_names": predictor.class_names}))
+    return jsonify(
+        Metadata().dump(
+            {
+                **predictor.metadata,
+                "name": predictor.name,
+                "version": predictor.version,
+                "class_names": predictor.class_names,
+            }
+        )
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 def configure_logging(level: str) -> None:
     """One log format for the app's own loggers (gunicorn keeps its own)."""
-    logging.basicConfig(level=level.upper(),
-                        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("service").setLevel(level.upper())
 
 
@@ -47,8 +48,14 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     api.init_app(app)
     pages.init_app(app)
     atexit.register(engine.close)  # the dev server and tests; gunicorn calls shutdown() from worker_exit
-    log.info("ready: model %s v%s, detector %s, batch size %d, wait %g ms", predictor.name, predictor.version,
-             settings.detector, settings.batch_max_size, settings.batch_max_wait_ms)
+    log.info(
+        "ready: model %s v%s, detector %s, batch size %d, wait %g ms",
+        predictor.name,
+        predictor.version,
+        settings.detector,
+        settings.batch_max_size,
+        settings.batch_max_wait_ms,
+    )
     return app
 
 

@@ -45,10 +45,17 @@ class _Item:
 class Batcher:
     """Wraps `predict_batch(inputs[N, ...]) -> outputs[N, ...]` with micro-batching."""
 
-    def __init__(self, predict_batch: Callable[[np.ndarray], np.ndarray], *, max_batch_size: int = 32,
-                 max_wait_ms: float = 10.0, queue_size: int = 256,
-                 on_batch: Callable[[int, float], None] | None = None,
-                 on_depth: Callable[[int], None] | None = None, adaptive: bool = False) -> None:
+    def __init__(
+        self,
+        predict_batch: Callable[[np.ndarray], np.ndarray],
+        *,
+        max_batch_size: int = 32,
+        max_wait_ms: float = 10.0,
+        queue_size: int = 256,
+        on_batch: Callable[[int, float], None] | None = None,
+        on_depth: Callable[[int], None] | None = None,
+        adaptive: bool = False,
+    ) -> None:
         if max_batch_size < 1 or queue_size < 1 or max_wait_ms < 0:
             raise ValueError("max_batch_size and queue_size must be >= 1, max_wait_ms >= 0")
         self._predict_batch = predict_batch
@@ -84,7 +91,7 @@ class Batcher:
         if len(inputs) > self._queue.maxsize:  # could never fit at once: feed it in slices
             step = self.max_batch_size
             slices = range(0, len(inputs), step)
-            return np.concatenate([self.predict(inputs[i:i + step], timeout) for i in slices])
+            return np.concatenate([self.predict(inputs[i : i + step], timeout) for i in slices])
         futures = self.submit(inputs)
         try:
             return np.stack([future.result(timeout=timeout) for future in futures])

@@ -51,8 +51,9 @@ def _downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return image, scale
 
 
-def _to_image_coords(box: np.ndarray, scale: float, shape: tuple[int, ...],
-                     score: float | None) -> Detection | None:
+def _to_image_coords(
+    box: np.ndarray, scale: float, shape: tuple[int, ...], score: float | None
+) -> Detection | None:
     """Map a box from the detector's scaled image back, clipped to the image; None if nothing is left."""
     x0, y0, w, h = (float(v) / scale for v in box)
     height, width = shape[:2]
@@ -83,8 +84,10 @@ class YuNetDetector:
         small, scale = _downscale(image, YUNET_MAX_SIDE)
         bgr = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small
         scores, boxes, _landmarks = self._detect(np.ascontiguousarray(bgr), conf=self.confidence)
-        found = (_to_image_coords(box, scale, image.shape, round(float(s) / 100.0, 4))
-                 for s, box in zip(scores, boxes, strict=True))
+        found = (
+            _to_image_coords(box, scale, image.shape, round(float(s) / 100.0, 4))
+            for s, box in zip(scores, boxes, strict=True)
+        )
         return sorted((d for d in found if d), key=lambda d: -(d.score or 0.0))
 
 
@@ -107,8 +110,9 @@ class HaarDetector:
         small, scale = _downscale(image, HAAR_MAX_SIDE)
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         min_side = max(20, min(gray.shape) // 40)
-        boxes = cascade.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=5,
-                                         minSize=(min_side, min_side))
+        boxes = cascade.detectMultiScale(
+            cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)
+        )
         found = (_to_image_coords(box, scale, image.shape, None) for box in boxes)
         return sorted((d for d in found if d), key=lambda d: -d.width * d.height)
 

@@ -19,8 +19,10 @@ def configure_devices(logger: logging.Logger | None = None) -> str:
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus:
         if tf.test.is_built_with_cuda():
-            logger.warning("no GPU visible to TensorFlow: falling back to CPU inference (check the "
-                           "container's GPU request, the NVIDIA driver and NVIDIA_VISIBLE_DEVICES)")
+            logger.warning(
+                "no GPU visible to TensorFlow: falling back to CPU inference (check the "
+                "container's GPU request, the NVIDIA driver and NVIDIA_VISIBLE_DEVICES)"
+            )
         else:
             logger.info("inference device: CPU (TensorFlow CPU build)")
         return "CPU"

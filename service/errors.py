@@ -18,8 +18,9 @@ class ApiError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None,
-                 retry_after: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, details: Any = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.code
@@ -108,7 +109,9 @@ def _unexpected(exc: Exception) -> tuple[Response, int]:
 def init_app(app: Flask) -> None:
     """Register the JSON error handlers."""
     app.register_error_handler(ApiError, error_response)
-    app.register_error_handler(ValidationError, lambda exc: error_response(
-        Invalid("request validation failed", details=exc.messages)))
+    app.register_error_handler(
+        ValidationError,
+        lambda exc: error_response(Invalid("request validation failed", details=exc.messages)),
+    )
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -36,7 +36,7 @@ def crop_face(image: np.ndarray, box: Detection, margin: float = MARGIN) -> np.n
     cx, cy = box.x + box.width / 2, box.y + box.height / 2
     x0, y0 = round(cx - side / 2), round(cy - side / 2)
     height, width = image.shape[:2]
-    crop = image[max(0, y0):min(height, y0 + side), max(0, x0):min(width, x0 + side)]
+    crop = image[max(0, y0) : min(height, y0 + side), max(0, x0) : min(width, x0 + side)]
     pad = ((max(0, -y0), max(0, y0 + side - height)), (max(0, -x0), max(0, x0 + side - width)))
     if any(any(p) for p in pad):
         crop = np.pad(crop, pad + ((0, 0),) * (crop.ndim - 2), mode="edge")

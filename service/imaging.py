@@ -30,8 +30,9 @@ def sniff_format(data: bytes) -> str:
         return "webp"
     other = _OTHER_FORMATS.get(data[:4])
     if other:
-        raise UnsupportedMedia(f"{other} images are not supported (use jpeg, png, bmp or webp)",
-                               code="unsupported_image_format")
+        raise UnsupportedMedia(
+            f"{other} images are not supported (use jpeg, png, bmp or webp)", code="unsupported_image_format"
+        )
     raise BadImage("data is not a jpeg, png, bmp or webp image")
 
 
@@ -48,9 +49,9 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
             pos += 2
             continue
-        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
+            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
             return width, height
         pos += 2 + length
     raise BadImage("truncated or malformed jpeg header")
@@ -93,8 +94,9 @@ def load_image(data: bytes, *, max_bytes: int, max_pixels: int) -> np.ndarray:
     kind = sniff_format(data)
     width, height = header_size(data, kind)
     if width * height > max_pixels:
-        raise TooLarge(f"image of {width}x{height} pixels is over the {max_pixels} pixel limit",
-                       code="too_many_pixels")
+        raise TooLarge(
+            f"image of {width}x{height} pixels is over the {max_pixels} pixel limit", code="too_many_pixels"
+        )
     if width == 0 or height == 0:
         raise BadImage(f"{kind} header claims an empty {width}x{height} image")
     try:

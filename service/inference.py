@@ -65,7 +65,7 @@ class Engine:
         results, start = [], 0
         for prepared in images:
             count = len(prepared.regions.faces)
-            results.append(self._result(prepared, probabilities[start:start + count]))
+            results.append(self._result(prepared, probabilities[start : start + count]))
             start += count
         return results
 
@@ -76,8 +76,9 @@ class Engine:
         try:
             return self.batcher.predict(inputs, timeout=self.settings.inference_timeout_s)
         except QueueFull:
-            raise Unavailable("server overloaded: inference queue is full", code="overloaded",
-                              retry_after=1) from None
+            raise Unavailable(
+                "server overloaded: inference queue is full", code="overloaded", retry_after=1
+            ) from None
         except BatcherClosed:
             raise Unavailable("server is shutting down", code="shutting_down", retry_after=5) from None
         except TimeoutError:
@@ -90,17 +91,23 @@ class Engine:
         for box, probs in zip(prepared.regions.faces, probabilities, strict=True):
             top = int(np.argmax(probs))
             self.metrics.predictions.labels(names[top]).inc()
-            faces.append({
-                "box": {"x": box.x, "y": box.y, "width": box.width, "height": box.height},
-                "label": names[top], "confidence": float(probs[top]),
-                "probabilities": {name: float(p) for name, p in zip(names, probs, strict=True)},
-                "detection_score": box.score,
-            })
+            faces.append(
+                {
+                    "box": {"x": box.x, "y": box.y, "width": box.width, "height": box.height},
+                    "label": names[top],
+                    "confidence": float(probs[top]),
+                    "probabilities": {name: float(p) for name, p in zip(names, probs, strict=True)},
+                    "detection_score": box.score,
+                }
+            )
         return {
             "model": self.model_ref,
             "image": {"width": prepared.width, "height": prepared.height},
-            "detection": {"mode": prepared.mode, "detector": self.detector.name,
-                          "used": prepared.regions.detection_used},
+            "detection": {
+                "mode": prepared.mode,
+                "detector": self.detector.name,
+                "used": prepared.regions.detection_used,
+            },
             "faces_found": bool(faces),
             "faces": faces,
         }
@@ -114,14 +121,25 @@ class Engine:
 def init_app(app: Flask, settings: Settings, predictor: Predictor, metrics: Metrics) -> Engine:
     """Build the detector and the batcher around the (already warmed-up) predictor."""
     off = settings.batching == "off"
-    batcher = Batcher(predictor.predict_batch, max_batch_size=1 if off else settings.batch_max_size,
-                      max_wait_ms=0 if off else settings.batch_max_wait_ms,
-                      queue_size=settings.batch_queue_size, adaptive=settings.batching == "adaptive",
-                      on_batch=lambda size, seconds: (metrics.batch_size.observe(size),
-                                                      metrics.batch_seconds.observe(seconds)),
-                      on_depth=metrics.queue_depth.set)
-    engine = Engine(settings=settings, predictor=predictor, batcher=batcher, metrics=metrics,
-                    detector=make_detector(settings.detector, settings.detector_confidence))
+    batcher = Batcher(
+        predictor.predict_batch,
+        max_batch_size=1 if off else settings.batch_max_size,
+        max_wait_ms=0 if off else settings.batch_max_wait_ms,
+        queue_size=settings.batch_queue_size,
+        adaptive=settings.batching == "adaptive",
+        on_batch=lambda size, seconds: (
+            metrics.batch_size.observe(size),
+            metrics.batch_seconds.observe(seconds),
+        ),
+        on_depth=metrics.queue_depth.set,
+    )
+    engine = Engine(
+        settings=settings,
+        predictor=predictor,
+        batcher=batcher,
+        metrics=metrics,
+        detector=make_detector(settings.detector, settings.detector_confidence),
+    )
     engine.ready = True
     app.extensions["engine"] = engine
     return engine

@@ -73,8 +73,9 @@ def batch_images(request: Request, max_bytes: int, max_items: int) -> list[bytes
             missing = f"Missing file field '{BATCH_FIELD}' (repeat it once per image)."
             raise Invalid("multipart request has no images", details={BATCH_FIELD: [missing]})
     if len(items) > max_items:
-        raise TooLarge(f"{len(items)} images is over the limit of {max_items} per batch",
-                       code="too_many_items")
+        raise TooLarge(
+            f"{len(items)} images is over the limit of {max_items} per batch", code="too_many_items"
+        )
     out: list[bytes | Exception] = []
     for item in items:
         try:

@@ -50,23 +50,51 @@ def make_metrics() -> Metrics:
     registry = CollectorRegistry(auto_describe=True)
     return Metrics(
         registry=registry,
-        requests=Counter("emotion_http_requests", "HTTP requests by endpoint, method and status",
-                         ["endpoint", "method", "status"], registry=registry),
-        latency=Histogram("emotion_http_request_duration_seconds", "Request latency by endpoint",
-                          ["endpoint"], buckets=LATENCY_BUCKETS, registry=registry),
-        in_progress=Gauge("emotion_http_requests_in_progress", "Requests being handled, by endpoint",
-                          ["endpoint"], registry=registry, multiprocess_mode="livesum"),
-        batch_size=Histogram("emotion_batch_size", "Faces per model call", buckets=BATCH_BUCKETS,
-                             registry=registry),
-        batch_seconds=Histogram("emotion_batch_duration_seconds", "Duration of one model call",
-                                buckets=LATENCY_BUCKETS, registry=registry),
+        requests=Counter(
+            "emotion_http_requests",
+            "HTTP requests by endpoint, method and status",
+            ["endpoint", "method", "status"],
+            registry=registry,
+        ),
+        latency=Histogram(
+            "emotion_http_request_duration_seconds",
+            "Request latency by endpoint",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
+        in_progress=Gauge(
+            "emotion_http_requests_in_progress",
+            "Requests being handled, by endpoint",
+            ["endpoint"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        ),
+        batch_size=Histogram(
+            "emotion_batch_size", "Faces per model call", buckets=BATCH_BUCKETS, registry=registry
+        ),
+        batch_seconds=Histogram(
+            "emotion_batch_duration_seconds",
+            "Duration of one model call",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        ),
         # livesum: the sum over live workers is the service's total backlog.
-        queue_depth=Gauge("emotion_batch_queue_depth", "Faces waiting for a model call",
-                          registry=registry, multiprocess_mode="livesum"),
-        predictions=Counter("emotion_predictions", "Predicted faces by top label", ["label"],
-                            registry=registry),
-        faces_per_image=Histogram("emotion_faces_per_image", "Faces found per image",
-                                  buckets=(0, 1, 2, 3, 5, 10, 20, 50), registry=registry),
+        queue_depth=Gauge(
+            "emotion_batch_queue_depth",
+            "Faces waiting for a model call",
+            registry=registry,
+            multiprocess_mode="livesum",
+        ),
+        predictions=Counter(
+            "emotion_predictions", "Predicted faces by top label", ["label"], registry=registry
+        ),
+        faces_per_image=Histogram(
+            "emotion_faces_per_image",
+            "Faces found per image",
+            buckets=(0, 1, 2, 3, 5, 10, 20, 50),
+            registry=registry,
+        ),
     )
 
 

@@ -82,12 +82,22 @@ def load_predictor(model_dir: str | Path) -> SavedModelPredictor:
     except Exception as exc:  # TF raises many unrelated types for a corrupt file
         raise ModelDirError(f"{path}: cannot load SavedModel: {type(exc).__name__}: {exc}") from None
     predictor = SavedModelPredictor(
-        name=str(metadata.get("name", "emotion")), version=str(metadata.get("version", path.name)),
-        class_names=list(metadata["class_names"]), metadata=metadata, path=path,
-        _signature=signature, _loaded=loaded)
+        name=str(metadata.get("name", "emotion")),
+        version=str(metadata.get("version", path.name)),
+        class_names=list(metadata["class_names"]),
+        metadata=metadata,
+        path=path,
+        _signature=signature,
+        _loaded=loaded,
+    )
     warm_up(predictor)
-    log.info("loaded model %s version %s from %s (%d classes)", predictor.name, predictor.version, path,
-             len(predictor.class_names))
+    log.info(
+        "loaded model %s version %s from %s (%d classes)",
+        predictor.name,
+        predictor.version,
+        path,
+        len(predictor.class_names),
+    )
     return predictor
 
 
@@ -100,5 +110,7 @@ def warm_up(predictor: Predictor) -> None:
         raise ModelDirError(f"model warm-up failed: {type(exc).__name__}: {exc}") from None
     expected = (len(dummy), len(predictor.class_names))
     if outputs.shape != expected:
-        raise ModelDirError(f"model output shape {outputs.shape} does not match {expected} "
-                            f"(metadata lists {len(predictor.class_names)} class names)")
+        raise ModelDirError(
+            f"model output shape {outputs.shape} does not match {expected} "
+            f"(metadata lists {len(predictor.class_names)} class names)"
+        )

@@ -13,15 +13,21 @@ class PredictQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    detect = fields.String(load_default="auto", validate=validate.OneOf(DETECT_MODES),
-                           metadata={"description": "auto: small crops are classified whole; always; never"})
+    detect = fields.String(
+        load_default="auto",
+        validate=validate.OneOf(DETECT_MODES),
+        metadata={"description": "auto: small crops are classified whole; always; never"},
+    )
 
 
 class ImageJson(Schema):
     """JSON body of /predict."""
 
-    image = fields.String(required=True, validate=validate.Length(min=1),
-                          metadata={"description": "base64 (or data: URL) of a jpeg, png, bmp or webp"})
+    image = fields.String(
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "base64 (or data: URL) of a jpeg, png, bmp or webp"},
+    )
 
 
 class BatchJson(Schema):
@@ -49,10 +55,14 @@ class Face(Schema):
     box = fields.Nested(Box)
     label = fields.String()
     confidence = fields.Float()
-    probabilities = fields.Dict(keys=fields.String(), values=fields.Float(),
-                                metadata={"description": "every class, in the model's class order"})
-    detection_score = fields.Float(allow_none=True,
-                                   metadata={"description": "null when not from a scoring detector"})
+    probabilities = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "every class, in the model's class order"},
+    )
+    detection_score = fields.Float(
+        allow_none=True, metadata={"description": "null when not from a scoring detector"}
+    )
 
 
 class Detection(Schema):

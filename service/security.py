@@ -11,8 +11,9 @@ from service.settings import Settings
 
 API_KEY_HEADER = "X-API-Key"
 # Open without a key: probes and scrapers (health, metrics), and the pages that explain the API.
-OPEN_ENDPOINTS = frozenset({"api.health", "prometheus_metrics", "pages.index", "pages.docs", "pages.openapi",
-                            "static"})
+OPEN_ENDPOINTS = frozenset(
+    {"api.health", "prometheus_metrics", "pages.index", "pages.docs", "pages.openapi", "static"}
+)
 # Only the work endpoints are rate limited; probes must never be refused.
 LIMITED_PREFIXES = ("/predict", "/metadata", "/v1/")
 
@@ -39,7 +40,13 @@ def init_app(app: Flask, settings: Settings) -> None:
         # memory:// is per worker: the effective limit is RATE_LIMIT x WORKERS (documented).
         # application_limits: one budget per client across the work endpoints (default_limits would
         # give each endpoint its own, multiplying the limit by their number).
-        limiter = Limiter(get_remote_address, app=app, application_limits=[settings.rate_limit],
-                          headers_enabled=True, storage_uri="memory://", retry_after="delta-seconds")
+        limiter = Limiter(
+            get_remote_address,
+            app=app,
+            application_limits=[settings.rate_limit],
+            headers_enabled=True,
+            storage_uri="memory://",
+            retry_after="delta-seconds",
+        )
         limiter.request_filter(lambda: not request.path.startswith(LIMITED_PREFIXES))
         app.extensions["emotion_limiter"] = limiter

@@ -78,8 +78,18 @@ class Settings:
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later, far from their cause."""
-        positive = ("port", "workers", "threads", "timeout", "max_upload_mb", "max_pixels",
-                    "max_batch_items", "batch_max_size", "batch_queue_size", "inference_timeout_s")
+        positive = (
+            "port",
+            "workers",
+            "threads",
+            "timeout",
+            "max_upload_mb",
+            "max_pixels",
+            "max_batch_items",
+            "batch_max_size",
+            "batch_queue_size",
+            "inference_timeout_s",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be > 0, got {getattr(self, name)}")

@@ -18,9 +18,21 @@ def tiny_config(tmp: Path, data_dir: Path, **overrides):
     """A TrainConfig for a model small enough to train in seconds."""
     from training.config import TrainConfig
 
-    values = dict(data_dir=str(data_dir), model_dir=str(tmp / "models"), run_dir=str(tmp / "run"),
-                  epochs=1, batch_size=16, width=4, depth=2, dense_units=8, dropout=0.1,
-                  dense_dropout=0.1, patience=2, tta="none", seed=7)
+    values = dict(
+        data_dir=str(data_dir),
+        model_dir=str(tmp / "models"),
+        run_dir=str(tmp / "run"),
+        epochs=1,
+        batch_size=16,
+        width=4,
+        depth=2,
+        dense_units=8,
+        dropout=0.1,
+        dense_dropout=0.1,
+        patience=2,
+        tta="none",
+        seed=7,
+    )
     values.update(overrides)
     return TrainConfig(**values)
 

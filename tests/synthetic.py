@@ -63,8 +63,9 @@ def write_image(path: Path, image: np.ndarray) -> Path:
     return path
 
 
-def make_dataset(root: Path, per_class: int = 6, test_per_class: int = 2,
-                 classes: tuple[str, ...] = CLASSES) -> Path:
+def make_dataset(
+    root: Path, per_class: int = 6, test_per_class: int = 2, classes: tuple[str, ...] = CLASSES
+) -> Path:
     """A clean train/test image-folder dataset of synthetic faces."""
     for split, count, offset in (("train", per_class, 0), ("test", test_per_class, 10_000)):
         for ci, name in enumerate(classes):
@@ -95,7 +96,15 @@ def make_messy_dataset(root: Path) -> dict[str, int]:
     write_image(train / "surprise" / "UPPER.PNG", make_face(6, seed=78))
     write_image(train / "surprise" / "nested" / "deeper.png", make_face(6, seed=79))
     return {
-        "files": 7 * 8 + 8, "images": 7 * 8 + 6, "train_images": 42 + 6, "test_images": 14,
-        "unreadable": 1, "not_image": 1, "blank": 1, "duplicate_groups": 3, "extra_files": 3,
-        "across_train_test": 1, "conflicting_labels": 1,
+        "files": 7 * 8 + 8,
+        "images": 7 * 8 + 6,
+        "train_images": 42 + 6,
+        "test_images": 14,
+        "unreadable": 1,
+        "not_image": 1,
+        "blank": 1,
+        "duplicate_groups": 3,
+        "extra_files": 3,
+        "across_train_test": 1,
+        "conflicting_labels": 1,
     }

@@ -51,8 +51,13 @@ def lr_callback(config: TrainConfig) -> keras.callbacks.Callback:
     """ReduceLROnPlateau, or a cosine LearningRateScheduler."""
     if config.lr_schedule == "cosine":
         return keras.callbacks.LearningRateScheduler(lambda epoch: cosine_lr(config, epoch), verbose=1)
-    return keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=config.lr_factor,
-                                             patience=config.lr_patience, min_lr=config.min_lr, verbose=1)
+    return keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss",
+        factor=config.lr_factor,
+        patience=config.lr_patience,
+        min_lr=config.min_lr,
+        verbose=1,
+    )
 
 
 def make_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
@@ -64,11 +69,16 @@ def make_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
     best_so_far = float(history.val_accuracy.max()) if "val_accuracy" in history else None
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.CSVLogger(str(run / HISTORY_FILE), append=True),
-        keras.callbacks.ModelCheckpoint(str(run / BEST_FILE), monitor="val_accuracy", mode="max",
-                                        save_best_only=True,
-                                        initial_value_threshold=best_so_far),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience,
-                                      restore_best_weights=True, verbose=1),
+        keras.callbacks.ModelCheckpoint(
+            str(run / BEST_FILE),
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            initial_value_threshold=best_so_far,
+        ),
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=config.patience, restore_best_weights=True, verbose=1
+        ),
         lr_callback(config),
         # Last, so the epoch is fully logged and checkpointed before it counts as done.
         keras.callbacks.BackupAndRestore(str(run / BACKUP_DIR)),

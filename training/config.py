@@ -68,9 +68,13 @@ class TrainConfig:
 
 
 AUGMENTATIONS = ("flip", "rotate", "zoom", "translate", "brightness", "contrast")
-_CHOICES = {"head": ("flatten", "gap"), "lr_schedule": ("plateau", "cosine"),
-            "class_weight": ("none", "balanced", "sqrt"),
-            "tta": ("none", "flip"), "mixed_precision": ("auto", "on", "off")}
+_CHOICES = {
+    "head": ("flatten", "gap"),
+    "lr_schedule": ("plateau", "cosine"),
+    "class_weight": ("none", "balanced", "sqrt"),
+    "tta": ("none", "flip"),
+    "mixed_precision": ("auto", "on", "off"),
+}
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -93,16 +97,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else None
         if f.type == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"(default: {default})")
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=f"(default: {default})"
+            )
         elif f.name == "augment":
-            parser.add_argument(flag, default=None,
-                                help=f"comma list of {','.join(AUGMENTATIONS)} or 'none' "
-                                     f"(default: {','.join(default)})")
+            parser.add_argument(
+                flag,
+                default=None,
+                help=f"comma list of {','.join(AUGMENTATIONS)} or 'none' (default: {','.join(default)})",
+            )
         else:
             kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, default=None, choices=_CHOICES.get(f.name),
-                                help=f"(default: {default})")
+            parser.add_argument(
+                flag, type=kind, default=None, choices=_CHOICES.get(f.name), help=f"(default: {default})"
+            )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

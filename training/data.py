@@ -45,8 +45,9 @@ def class_weights(labels: pd.Series, class_names: list[str], mode: str) -> dict[
 def oversample(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     """Repeat rows of smaller classes (with replacement) up to the largest class size."""
     target = frame.label.value_counts().max()
-    parts = [g.sample(n=target, replace=len(g) < target, random_state=seed)
-             for _, g in frame.groupby("label")]
+    parts = [
+        g.sample(n=target, replace=len(g) < target, random_state=seed) for _, g in frame.groupby("label")
+    ]
     return pd.concat(parts).sample(frac=1.0, random_state=seed)
 
 
@@ -55,16 +56,17 @@ def make_augmenter(config: TrainConfig) -> keras.Sequential:
     seed = config.seed
     options = {
         "flip": lambda: keras.layers.RandomFlip("horizontal", seed=seed),
-        "rotate": lambda: keras.layers.RandomRotation(config.rotation_deg / 360.0,
-                                                      fill_mode="reflect", seed=seed),
-        "zoom": lambda: keras.layers.RandomZoom((-config.zoom, config.zoom),
-                                                fill_mode="reflect", seed=seed),
-        "translate": lambda: keras.layers.RandomTranslation(config.translate, config.translate,
-                                                            fill_mode="reflect", seed=seed),
-        "brightness": lambda: keras.layers.RandomBrightness(config.brightness,
-                                                            value_range=(0, 255), seed=seed),
-        "contrast": lambda: keras.layers.RandomContrast(config.contrast, value_range=(0, 255),
-                                                        seed=seed),
+        "rotate": lambda: keras.layers.RandomRotation(
+            config.rotation_deg / 360.0, fill_mode="reflect", seed=seed
+        ),
+        "zoom": lambda: keras.layers.RandomZoom((-config.zoom, config.zoom), fill_mode="reflect", seed=seed),
+        "translate": lambda: keras.layers.RandomTranslation(
+            config.translate, config.translate, fill_mode="reflect", seed=seed
+        ),
+        "brightness": lambda: keras.layers.RandomBrightness(
+            config.brightness, value_range=(0, 255), seed=seed
+        ),
+        "contrast": lambda: keras.layers.RandomContrast(config.contrast, value_range=(0, 255), seed=seed),
     }
     return keras.Sequential([options[name]() for name in config.augment], name="augment")
 
@@ -76,14 +78,19 @@ def _load(path: tf.Tensor) -> tf.Tensor:
     return image
 
 
-def make_dataset(frame: pd.DataFrame, class_names: list[str], config: TrainConfig, *,
-                 training: bool, augmenter: keras.Sequential | None = None) -> tf.data.Dataset:
+def make_dataset(
+    frame: pd.DataFrame,
+    class_names: list[str],
+    config: TrainConfig,
+    *,
+    training: bool,
+    augmenter: keras.Sequential | None = None,
+) -> tf.data.Dataset:
     """Batched (float32 image, one-hot label) dataset; shuffled and augmented only for training."""
     index = {name: i for i, name in enumerate(class_names)}
     labels = np.array([index[label] for label in frame.label], dtype=np.int32)
     ds = tf.data.Dataset.from_tensor_slices((frame.path.to_numpy(dtype=str), labels))
-    ds = ds.map(lambda p, y: (_load(p), y), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
+    ds = ds.map(lambda p, y: (_load(p), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.cache()  # decode once; every later epoch reads 48x48 uint8 tensors from memory
     if training:
         ds = ds.shuffle(min(len(frame), 30_000), seed=config.seed, reshuffle_each_iteration=True)
@@ -95,8 +102,10 @@ def make_dataset(frame: pd.DataFrame, class_names: list[str], config: TrainConfi
 
     ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
     if training and augmenter is not None and len(augmenter.layers) > 0:
-        ds = ds.map(lambda x, y: (tf.clip_by_value(augmenter(x, training=True), 0.0, 255.0), y),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(
+            lambda x, y: (tf.clip_by_value(augmenter(x, training=True), 0.0, 255.0), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -107,7 +116,10 @@ def steps(frame: pd.DataFrame, batch_size: int) -> int:
 
 def load_arrays(frame: pd.DataFrame, class_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """All images of a frame as one uint8 array plus integer labels (for evaluation)."""
-    images = np.stack([load_face(p) for p in frame.path]) if len(frame) else np.zeros(
-        (0, IMAGE_SIZE, IMAGE_SIZE, CHANNELS), np.uint8)
+    images = (
+        np.stack([load_face(p) for p in frame.path])
+        if len(frame)
+        else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, CHANNELS), np.uint8)
+    )
     index = {name: i for i, name in enumerate(class_names)}
     return images, np.array([index[label] for label in frame.label], dtype=np.int64)

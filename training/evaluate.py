@@ -41,9 +41,15 @@ def compute_metrics(probs: np.ndarray, y_true: np.ndarray, class_names: list[str
     eps = 1e-7
     loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y_true)), y_true], eps, 1.0))))
     accuracy = float((y_pred == y_true).mean()) if len(y_true) else 0.0
-    per_class = {name: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
-                        "f1": round(float(f1[i]), 4), "support": int(matrix[i].sum())}
-                 for i, name in enumerate(class_names)}
+    per_class = {
+        name: {
+            "precision": round(float(precision[i]), 4),
+            "recall": round(float(recall[i]), 4),
+            "f1": round(float(f1[i]), 4),
+            "support": int(matrix[i].sum()),
+        }
+        for i, name in enumerate(class_names)
+    }
     return {
         "samples": len(y_true),
         "accuracy": round(accuracy, 4),
@@ -59,14 +65,18 @@ def compute_metrics(probs: np.ndarray, y_true: np.ndarray, class_names: list[str
 def classification_report(metrics: dict[str, Any]) -> str:
     """A sklearn-style text report of the per-class numbers."""
     frame = pd.DataFrame(metrics["per_class"]).T
-    lines = [frame.to_string(float_format=lambda v: f"{v:.4f}"), "",
-             f"accuracy  {metrics['accuracy']:.4f}   macro-F1  {metrics['macro_f1']:.4f}   "
-             f"weighted-F1  {metrics['weighted_f1']:.4f}   samples  {metrics['samples']}"]
+    lines = [
+        frame.to_string(float_format=lambda v: f"{v:.4f}"),
+        "",
+        f"accuracy  {metrics['accuracy']:.4f}   macro-F1  {metrics['macro_f1']:.4f}   "
+        f"weighted-F1  {metrics['weighted_f1']:.4f}   samples  {metrics['samples']}",
+    ]
     return "\n".join(lines)
 
 
-def write_artifacts(metrics: dict[str, Any], class_names: list[str], out_dir: Path,
-                    history: pd.DataFrame | None = None) -> list[Path]:
+def write_artifacts(
+    metrics: dict[str, Any], class_names: list[str], out_dir: Path, history: pd.DataFrame | None = None
+) -> list[Path]:
     """metrics.json, classification report, confusion matrices (CSV+PNG), training curves."""
     import matplotlib
 
@@ -75,9 +85,13 @@ def write_artifacts(metrics: dict[str, Any], class_names: list[str], out_dir: Pa
     import seaborn as sns
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "metrics.json", out_dir / "classification_report.txt",
-               out_dir / "confusion_matrix.csv", out_dir / "confusion_matrix_normalized.csv",
-               out_dir / "confusion_matrix.png"]
+    written = [
+        out_dir / "metrics.json",
+        out_dir / "classification_report.txt",
+        out_dir / "confusion_matrix.csv",
+        out_dir / "confusion_matrix_normalized.csv",
+        out_dir / "confusion_matrix.png",
+    ]
     written[0].write_text(json.dumps(metrics, indent=2) + "\n")
     written[1].write_text(classification_report(metrics) + "\n")
     counts = pd.DataFrame(metrics["confusion_matrix"], index=class_names, columns=class_names)
@@ -90,8 +104,9 @@ def write_artifacts(metrics: dict[str, Any], class_names: list[str], out_dir: Pa
     sns.heatmap(normalized, annot=True, fmt=".2f", cmap="Blues", ax=axes[1], vmin=0, vmax=1)
     for ax, title in zip(axes, ("counts", "row-normalised (recall)"), strict=True):
         ax.set(title=f"Confusion matrix, {title}", xlabel="predicted", ylabel="true")
-    fig.suptitle(f"accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, "
-                 f"n={metrics['samples']}")
+    fig.suptitle(
+        f"accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, n={metrics['samples']}"
+    )
     fig.tight_layout()
     fig.savefig(written[4], dpi=90)
     plt.close(fig)
@@ -124,12 +139,17 @@ def predict_probabilities(model_dir: str | Path, images: np.ndarray, batch_size:
     from training.savedmodel import load_predict_fn
 
     predict = load_predict_fn(model_dir)
-    parts = [predict(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+    parts = [predict(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
 
-def evaluate_dir(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
-                 history: pd.DataFrame | None = None, split: str = "test") -> dict[str, Any]:
+def evaluate_dir(
+    model_dir: str | Path,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    history: pd.DataFrame | None = None,
+    split: str = "test",
+) -> dict[str, Any]:
     """Evaluate an exported model on data_dir/<split>/ and write artefacts to out_dir."""
     from contract.modeldir import read_metadata, resolve_version_dir
     from training.data import load_arrays

@@ -19,16 +19,18 @@ KERAS_FILE = "model.keras"
 def next_version(model_root: str | Path) -> int:
     """One more than the highest numeric version folder under model_root."""
     root = Path(model_root)
-    versions = [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()] \
-        if root.is_dir() else []
+    versions = (
+        [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()] if root.is_dir() else []
+    )
     return max(versions, default=0) + 1
 
 
 def serving_function(model: keras.Model, tta: str) -> tf.types.experimental.GenericFunction:
     """uint8 [N,48,48,1] -> {'probabilities': float32 [N,K]}, with optional flip averaging."""
 
-    @tf.function(input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, CHANNELS],
-                                                tf.uint8, name=INPUT_NAME)])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, CHANNELS], tf.uint8, name=INPUT_NAME)]
+    )
     def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
         x = tf.cast(image, tf.float32)
         probabilities = tf.cast(model(x, training=False), tf.float32)
@@ -45,12 +47,18 @@ def library_versions() -> dict[str, str]:
     import cv2
     import numpy
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": numpy.__version__, "opencv": cv2.__version__}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+    }
 
 
-def export_model(model: keras.Model, version_dir: str | Path, *, class_names: list[str],
-                 tta: str, extra: dict[str, Any]) -> Path:
+def export_model(
+    model: keras.Model, version_dir: str | Path, *, class_names: list[str], tta: str, extra: dict[str, Any]
+) -> Path:
     """Write model.keras, the SavedModel (serving_default signature) and metadata.json."""
     out = Path(version_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,8 +74,12 @@ def export_model(model: keras.Model, version_dir: str | Path, *, class_names: li
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "class_names": list(class_names),
         "input": contract_dict(),
-        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": [None, len(class_names)],
-                   "meaning": "class probabilities in class_names order (softmax)"},
+        "output": {
+            "name": OUTPUT_NAME,
+            "dtype": "float32",
+            "shape": [None, len(class_names)],
+            "meaning": "class probabilities in class_names order (softmax)",
+        },
         "tta": tta,
         "versions": library_versions(),
         **extra,

@@ -18,15 +18,30 @@ SPLITS = ("train", "test")
 # dozen such blank frames, which only teach the model noise.
 BLANK_STD = 0.01
 COLUMNS = [
-    "path", "split", "label", "status", "width", "height", "channels",
-    "sha256", "pixel_std", "blank",
+    "path",
+    "split",
+    "label",
+    "status",
+    "width",
+    "height",
+    "channels",
+    "sha256",
+    "pixel_std",
+    "blank",
 ]
 
 
 def _describe(path: Path) -> dict[str, object]:
     """Read one file and describe it; never raises for bad files."""
-    row: dict[str, object] = {"path": str(path), "width": 0, "height": 0, "channels": 0,
-                              "sha256": "", "pixel_std": np.nan, "blank": False}
+    row: dict[str, object] = {
+        "path": str(path),
+        "width": 0,
+        "height": 0,
+        "channels": 0,
+        "sha256": "",
+        "pixel_std": np.nan,
+        "blank": False,
+    }
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         return {**row, "status": "not_image"}
     try:
@@ -39,9 +54,15 @@ def _describe(path: Path) -> dict[str, object]:
     except ImageDecodeError:
         return {**row, "status": "unreadable"}
     std = float(to_gray(image).std() / 255.0)
-    return {**row, "status": "ok", "height": image.shape[0], "width": image.shape[1],
-            "channels": 1 if image.ndim == 2 else image.shape[2],
-            "pixel_std": std, "blank": std < BLANK_STD}
+    return {
+        **row,
+        "status": "ok",
+        "height": image.shape[0],
+        "width": image.shape[1],
+        "channels": 1 if image.ndim == 2 else image.shape[2],
+        "pixel_std": std,
+        "blank": std < BLANK_STD,
+    }
 
 
 def _class_files(class_dir: Path) -> list[Path]:
@@ -57,8 +78,9 @@ def scan_split(data_dir: Path, split: str) -> pd.DataFrame:
     """Manifest rows for one split; raises DatasetError when the split is missing."""
     split_dir = data_dir / split
     if not split_dir.is_dir():
-        raise DatasetError(f"missing '{split}/' folder in {data_dir} "
-                           f"(expected {data_dir}/{split}/<class>/<image files>)")
+        raise DatasetError(
+            f"missing '{split}/' folder in {data_dir} (expected {data_dir}/{split}/<class>/<image files>)"
+        )
     class_dirs = sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise DatasetError(f"'{split_dir}' has no class subfolders")

@@ -18,8 +18,14 @@ def make_model(config: TrainConfig, num_classes: int) -> keras.Model:
     for block in range(config.depth):
         filters = config.width * 2**block
         for conv in range(config.convs_per_block):
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=reg,
-                              name=f"block{block}_conv{conv}")(x)
+            x = layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                use_bias=False,
+                kernel_regularizer=reg,
+                name=f"block{block}_conv{conv}",
+            )(x)
             x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
             x = layers.Activation("relu", name=f"block{block}_relu{conv}")(x)
         x = layers.MaxPooling2D(name=f"block{block}_pool")(x)

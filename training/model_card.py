@@ -26,8 +26,9 @@ def accuracy_table(metrics: dict[str, Any]) -> str:
     """Per-class precision/recall/F1 table plus the overall rows."""
     lines = ["| class | precision | recall | F1 | test images |", "|---|---:|---:|---:|---:|"]
     for name, row in metrics["per_class"].items():
-        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} "
-                     f"| {row['support']} |")
+        lines.append(
+            f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |"
+        )
     lines.append(f"| **overall accuracy** | | | | **{metrics['accuracy']:.2%}** of {metrics['samples']} |")
     lines.append(f"| macro-F1 | | | {metrics['macro_f1']:.3f} | |")
     return "\n".join(lines)
@@ -44,9 +45,11 @@ def class_notes(meta: dict[str, Any]) -> str:
     row[names.index(worst)] = -1
     confused = names[row.index(max(row))]
     rare = min(metrics["per_class"], key=lambda n: metrics["per_class"][n]["support"])
-    return (f"Weakest class: `{worst}` (recall {recalls[worst]:.3f}), most often predicted as "
-            f"`{confused}`. Rarest class: `{rare}` (recall {recalls[rare]:.3f} on "
-            f"{metrics['per_class'][rare]['support']} test images).")
+    return (
+        f"Weakest class: `{worst}` (recall {recalls[worst]:.3f}), most often predicted as "
+        f"`{confused}`. Rarest class: `{rare}` (recall {recalls[rare]:.3f} on "
+        f"{metrics['per_class'][rare]['support']} test images)."
+    )
 
 
 def render(version_dir: Path, notes: str = "") -> str:
@@ -55,27 +58,30 @@ def render(version_dir: Path, notes: str = "") -> str:
     metrics, training = meta.get("metrics", {}), meta.get("training", {})
     config = training.get("config", {})
     refs = "\n".join(f"| {name} | {value} |" for name, value in REFERENCES)
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in config.items()
-                     if k in ("width", "depth", "epochs", "batch_size", "learning_rate"))
-    return f"""# Model card: `{meta.get('name', 'emotion')}` version {meta['version']}
+    flags = " ".join(
+        f"--{k.replace('_', '-')} {v}"
+        for k, v in config.items()
+        if k in ("width", "depth", "epochs", "batch_size", "learning_rate")
+    )
+    return f"""# Model card: `{meta.get("name", "emotion")}` version {meta["version"]}
 
-Folder: `{version_dir}` (TensorFlow Serving layout). Created {meta.get('created')} with
-TensorFlow {meta['versions']['tensorflow']}, Keras {meta['versions']['keras']}.
+Folder: `{version_dir}` (TensorFlow Serving layout). Created {meta.get("created")} with
+TensorFlow {meta["versions"]["tensorflow"]}, Keras {meta["versions"]["keras"]}.
 
 ## What it does
-Classifies a face image into one of {len(meta['class_names'])} emotions
-({', '.join(meta['class_names'])}). Input: `{meta['input']['input_name']}`, uint8
+Classifies a face image into one of {len(meta["class_names"])} emotions
+({", ".join(meta["class_names"])}). Input: `{meta["input"]["input_name"]}`, uint8
 `[N, 48, 48, 1]` grayscale faces (0..255; normalisation is inside the model). Output:
-`{meta['output']['name']}`, float32 `[N, {len(meta['class_names'])}]` softmax probabilities in
-`class_names` order. Test-time augmentation inside the signature: `{meta.get('tta')}`.
+`{meta["output"]["name"]}`, float32 `[N, {len(meta["class_names"])}]` softmax probabilities in
+`class_names` order. Test-time augmentation inside the signature: `{meta.get("tta")}`.
 
 ## Data
 FER2013 (image-folder release; see `../shared/datasets/fer2013/SOURCE.md`): 28,709 train and
-7,178 test 48x48 grayscale faces. Dataset fingerprint `{meta['dataset']['fingerprint'][:16]}…`.
-Training used {training.get('train_images', '?')} images and validated on
-{training.get('validation_images', '?')} (a stratified {config.get('val_fraction')} split of
+7,178 test 48x48 grayscale faces. Dataset fingerprint `{meta["dataset"]["fingerprint"][:16]}…`.
+Training used {training.get("train_images", "?")} images and validated on
+{training.get("validation_images", "?")} (a stratified {config.get("val_fraction")} split of
 train). Train images that are byte-copies of test images were dropped:
-{config.get('drop_test_duplicates')}; blank images dropped: {config.get('drop_blank')}.
+{config.get("drop_test_duplicates")}; blank images dropped: {config.get("drop_blank")}.
 The test split was used only for the final numbers below, never for model selection.
 
 ## Accuracy on the full FER2013 test split (PublicTest + PrivateTest)
@@ -89,14 +95,14 @@ For reference (published numbers, not measured here):
 | model | FER2013 test accuracy |
 |---|---:|
 {refs}
-| **this model** | **{metrics.get('accuracy', 0):.2%}** |
+| **this model** | **{metrics.get("accuracy", 0):.2%}** |
 
 Confusion matrix: `evaluation/confusion_matrix.png`; curves: `evaluation/training_curves.png`.
 
 ## Training
 Config file `training/configs/fer2013.toml` (full config in `metadata.json`); key flags:
-`{flags}`. Epochs run: {training.get('epochs_run')}; best validation accuracy
-{training.get('best_val_accuracy')}.
+`{flags}`. Epochs run: {training.get("epochs_run")}; best validation accuracy
+{training.get("best_val_accuracy")}.
 {notes}
 ## Limitations
 - FER2013 labels are noisy (human agreement ≈ 65%); 57 byte-identical images carry different

@@ -38,8 +38,11 @@ def predict_files(model_dir: str, paths: list[str]) -> list[dict[str, object]]:
         probabilities = predict(np.stack(faces))
         for i, probs in zip(indices, probabilities, strict=True):
             top = int(np.argmax(probs))
-            results[i].update(label=class_names[top], confidence=float(probs[top]),
-                              probabilities={n: float(p) for n, p in zip(class_names, probs, strict=True)})
+            results[i].update(
+                label=class_names[top],
+                confidence=float(probs[top]),
+                probabilities={n: float(p) for n, p in zip(class_names, probs, strict=True)},
+            )
     return results
 
 

@@ -31,8 +31,13 @@ from training.report import dataset_report, save_report
 log = logging.getLogger(__name__)
 
 
-def publish(model: keras.Model, config: TrainConfig, manifest: pd.DataFrame,
-            report: dict[str, Any], training_info: dict[str, Any]) -> Path:
+def publish(
+    model: keras.Model,
+    config: TrainConfig,
+    manifest: pd.DataFrame,
+    report: dict[str, Any],
+    training_info: dict[str, Any],
+) -> Path:
     """Export model to <model_dir>/<version>/, evaluate on the test split, store metrics."""
     version = config.version or next_version(config.model_dir)
     version_dir = Path(config.model_dir) / str(version)
@@ -47,12 +52,21 @@ def publish(model: keras.Model, config: TrainConfig, manifest: pd.DataFrame,
         "best_val_accuracy": round(float(history.val_accuracy.max()), 4) if len(history) else None,
         **training_info,
     }
-    export_model(model, version_dir, class_names=get_class_names(manifest), tta=config.tta, extra={
-        "name": config.model_name,
-        "training": training_info,
-        "dataset": {"fingerprint": fingerprint(manifest), "totals": report["totals"],
-                    "counts": report["counts"]},
-    })
+    export_model(
+        model,
+        version_dir,
+        class_names=get_class_names(manifest),
+        tta=config.tta,
+        extra={
+            "name": config.model_name,
+            "training": training_info,
+            "dataset": {
+                "fingerprint": fingerprint(manifest),
+                "totals": report["totals"],
+                "counts": report["counts"],
+            },
+        },
+    )
     save_report(report, version_dir / "evaluation")
     if len(history):
         history.to_csv(version_dir / "evaluation" / "history.csv", index=False)
@@ -60,8 +74,11 @@ def publish(model: keras.Model, config: TrainConfig, manifest: pd.DataFrame,
     metadata = read_metadata(version_dir)
     metadata["metrics"] = {k: v for k, v in metrics.items() if k not in ("model_dir", "data_dir")}
     write_metadata(version_dir, metadata)
-    print(f"exported {version_dir}: test accuracy {metrics['accuracy']:.4f}, "
-          f"macro-F1 {metrics['macro_f1']:.4f}", flush=True)
+    print(
+        f"exported {version_dir}: test accuracy {metrics['accuracy']:.4f}, "
+        f"macro-F1 {metrics['macro_f1']:.4f}",
+        flush=True,
+    )
     return version_dir
 
 
@@ -76,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         manifest = build_manifest(config.data_dir)
         model = keras.models.load_model(args.checkpoint)
-        publish(model, config, manifest, dataset_report(manifest),
-                {"checkpoint": str(args.checkpoint)})
+        publish(model, config, manifest, dataset_report(manifest), {"checkpoint": str(args.checkpoint)})
     except (DatasetError, ModelDirError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

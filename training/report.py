@@ -42,8 +42,7 @@ def duplicate_stats(manifest: pd.DataFrame) -> dict[str, Any]:
 def dataset_report(manifest: pd.DataFrame) -> dict[str, Any]:
     """All report numbers as a JSON-ready dict."""
     ok = usable(manifest)
-    counts = ok.pivot_table(index="label", columns="split", values="path",
-                            aggfunc="count", fill_value=0)
+    counts = ok.pivot_table(index="label", columns="split", values="path", aggfunc="count", fill_value=0)
     train_counts = counts["train"] if "train" in counts else counts.iloc[:, 0]
     bad = manifest[manifest.status != "ok"]
     return {
@@ -54,8 +53,7 @@ def dataset_report(manifest: pd.DataFrame) -> dict[str, Any]:
         "imbalance_ratio": round(float(train_counts.max() / max(train_counts.min(), 1)), 3),
         "unreadable": sorted(bad.loc[bad.status == "unreadable", "path"].tolist()),
         "not_image": sorted(bad.loc[bad.status == "not_image", "path"].tolist()),
-        "blank": {"count": int(ok.blank.sum()),
-                  "paths": sorted(ok.loc[ok.blank, "path"].tolist())},
+        "blank": {"count": int(ok.blank.sum()), "paths": sorted(ok.loc[ok.blank, "path"].tolist())},
         "sizes": {f"{w}x{h}": int(n) for (w, h), n in ok.groupby(["width", "height"]).size().items()},
         "duplicates": duplicate_stats(manifest),
     }

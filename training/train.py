@@ -46,11 +46,15 @@ def train(config: TrainConfig) -> Path:
     weights = class_weights(train_df.label, class_names, config.class_weight)
     if config.oversample:
         train_df = oversample(train_df, config.seed)
-    log.info("train %d, validation %d, classes %s, class weights %s",
-             len(train_df), len(val_df), class_names, weights)
+    log.info(
+        "train %d, validation %d, classes %s, class weights %s",
+        len(train_df),
+        len(val_df),
+        class_names,
+        weights,
+    )
 
-    train_ds = make_dataset(train_df, class_names, config, training=True,
-                            augmenter=make_augmenter(config))
+    train_ds = make_dataset(train_df, class_names, config, training=True, augmenter=make_augmenter(config))
     if config.steps_per_epoch:
         train_ds = train_ds.repeat()
     val_ds = make_dataset(val_df, class_names, config, training=False)
@@ -62,9 +66,16 @@ def train(config: TrainConfig) -> Path:
             model = compile_model(make_model(config, len(class_names)), config)
     model.summary(print_fn=lambda line, **_: log.info(line))
     started = time.monotonic()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, class_weight=weights,
-              steps_per_epoch=config.steps_per_epoch or None,
-              callbacks=cb.make_callbacks(config), shuffle=False, verbose=1)
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=config.epochs,
+        class_weight=weights,
+        steps_per_epoch=config.steps_per_epoch or None,
+        callbacks=cb.make_callbacks(config),
+        shuffle=False,
+        verbose=1,
+    )
     train_seconds = time.monotonic() - started
     best = run_dir / cb.BEST_FILE
     if best.exists():  # the best validation epoch, even across resumed runs

@@ -30,8 +30,9 @@ SEARCH_SPACE = {
 }
 
 
-def make_hypermodel(base: TrainConfig, train_df: pd.DataFrame, val_df: pd.DataFrame,
-                    class_names: list[str]) -> Any:
+def make_hypermodel(
+    base: TrainConfig, train_df: pd.DataFrame, val_df: pd.DataFrame, class_names: list[str]
+) -> Any:
     """A keras_tuner.HyperModel whose fit() also tunes the batch size."""
     import keras_tuner as kt
 
@@ -55,8 +56,9 @@ def make_hypermodel(base: TrainConfig, train_df: pd.DataFrame, val_df: pd.DataFr
 
         def fit(self, hp: kt.HyperParameters, model: Any, *args: Any, **kwargs: Any) -> Any:
             config = trial_config(hp)
-            train_ds = make_dataset(train_df, class_names, config, training=True,
-                                    augmenter=make_augmenter(config))
+            train_ds = make_dataset(
+                train_df, class_names, config, training=True, augmenter=make_augmenter(config)
+            )
             if config.steps_per_epoch:
                 train_ds = train_ds.repeat()
                 kwargs["steps_per_epoch"] = config.steps_per_epoch
@@ -72,8 +74,13 @@ def results_table(tuner: Any) -> pd.DataFrame:
     for trial in tuner.oracle.trials.values():
         if trial.score is None:
             continue
-        rows.append({"trial": trial.trial_id, **trial.hyperparameters.values,
-                     "val_accuracy": round(float(trial.score), 4)})
+        rows.append(
+            {
+                "trial": trial.trial_id,
+                **trial.hyperparameters.values,
+                "val_accuracy": round(float(trial.score), 4),
+            }
+        )
     if not rows:
         return pd.DataFrame()
     return pd.DataFrame(rows).sort_values("val_accuracy", ascending=False).reset_index(drop=True)
@@ -92,12 +99,22 @@ def tune(config: TrainConfig, trials: int, out_dir: Path) -> pd.DataFrame:
     manifest = build_manifest(config.data_dir, splits=("train",))
     class_names = get_class_names(manifest)
     train_df, val_df = split_train_val(manifest, config)
-    tuner = kt.RandomSearch(make_hypermodel(config, train_df, val_df, class_names),
-                            objective=kt.Objective("val_accuracy", direction="max"),
-                            max_trials=trials, seed=config.seed, directory=str(out_dir),
-                            project_name="search", overwrite=True)
-    tuner.search(epochs=config.epochs, verbose=1, callbacks=[
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience)])
+    tuner = kt.RandomSearch(
+        make_hypermodel(config, train_df, val_df, class_names),
+        objective=kt.Objective("val_accuracy", direction="max"),
+        max_trials=trials,
+        seed=config.seed,
+        directory=str(out_dir),
+        project_name="search",
+        overwrite=True,
+    )
+    tuner.search(
+        epochs=config.epochs,
+        verbose=1,
+        callbacks=[
+            keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience)
+        ],
+    )
     table = results_table(tuner)
     if table.empty:
         raise RuntimeError("every trial failed; see the log above")

@@ -20,16 +20,21 @@ def test_multipart_body_is_parsed_by_werkzeug() -> None:
     from werkzeug.test import EnvironBuilder
 
     body = loadgen.multipart_body("x.jpg", b"\xff\xd8\xffdata")
-    builder = EnvironBuilder(method="POST", data=body,
-                             content_type=f"multipart/form-data; boundary={loadgen.BOUNDARY}")
+    builder = EnvironBuilder(
+        method="POST", data=body, content_type=f"multipart/form-data; boundary={loadgen.BOUNDARY}"
+    )
     assert builder.get_request().files["image"].read() == b"\xff\xd8\xffdata"
 
 
 def test_summarise_counts_only_answers_inside_the_window() -> None:
     """Answers before the window (warm-up) or after it are left out; errors are counted by kind."""
-    records = [(0.0, 0.5, 1, ""),            # warm-up
-               (0.9, 1.2, 2, ""), (1.0, 1.5, 1, ""), (1.5, 1.7, 0, "http_503"),
-               (2.9, 3.5, 1, "")]            # arrives after the window
+    records = [
+        (0.0, 0.5, 1, ""),  # warm-up
+        (0.9, 1.2, 2, ""),
+        (1.0, 1.5, 1, ""),
+        (1.5, 1.7, 0, "http_503"),
+        (2.9, 3.5, 1, ""),
+    ]  # arrives after the window
     result = loadgen.summarise(records, (1.0, 3.0), concurrency=2, cpu_seconds=0.1)
     assert (result["requests"], result["ok"], result["errors"]) == (3, 2, 1)
     assert result["error_kinds"] == {"http_503": 1}
@@ -43,19 +48,36 @@ def test_summarise_with_no_answers_has_empty_latencies() -> None:
     assert result["ok"] == 0 and result["latency_ms"]["p50"] is None
 
 
-@pytest.mark.parametrize(("stack", "category"), [
-    ("thread (1): batcher;Batcher._run (service/batcher.py:1);SavedModelPredictor.predict_batch "
-     "(service/model.py:46);quick_execute (tensorflow/python/eager/execute.py:53)", "model"),
-    ("thread (2): T;predict (service/api.py:37);Engine.prepare (service/inference.py:1);"
-     "YuNetDetector.detect (service/detect.py:80)", "detect"),
-    ("thread (3): T;Flask.wsgi_app (flask/app.py:1);FormDataParser.parse (werkzeug/formparser.py:252)",
-     "multipart_parsing"),
-    ("thread (4): T;Batcher._collect (service/batcher.py:110);Queue.get (queue.py:180);"
-     "Condition.wait (threading.py:331)", "waiting"),
-    ("thread (5): T;ThreadWorker.handle (gunicorn/workers/gthread.py:553);SocketUnreader.chunk "
-     "(gunicorn/http/unreader.py:100)", "gunicorn_http"),
-    ("thread (6): T;something (elsewhere.py:1)", "other"),
-])
+@pytest.mark.parametrize(
+    ("stack", "category"),
+    [
+        (
+            "thread (1): batcher;Batcher._run (service/batcher.py:1);SavedModelPredictor.predict_batch "
+            "(service/model.py:46);quick_execute (tensorflow/python/eager/execute.py:53)",
+            "model",
+        ),
+        (
+            "thread (2): T;predict (service/api.py:37);Engine.prepare (service/inference.py:1);"
+            "YuNetDetector.detect (service/detect.py:80)",
+            "detect",
+        ),
+        (
+            "thread (3): T;Flask.wsgi_app (flask/app.py:1);FormDataParser.parse (werkzeug/formparser.py:252)",
+            "multipart_parsing",
+        ),
+        (
+            "thread (4): T;Batcher._collect (service/batcher.py:110);Queue.get (queue.py:180);"
+            "Condition.wait (threading.py:331)",
+            "waiting",
+        ),
+        (
+            "thread (5): T;ThreadWorker.handle (gunicorn/workers/gthread.py:553);SocketUnreader.chunk "
+            "(gunicorn/http/unreader.py:100)",
+            "gunicorn_http",
+        ),
+        ("thread (6): T;something (elsewhere.py:1)", "other"),
+    ],
+)
 def test_hotspot_categories(stack: str, category: str) -> None:
     """Each sampled stack lands in the stage it belongs to."""
     assert hotspots.categorise(stack) == category
@@ -63,9 +85,11 @@ def test_hotspot_categories(stack: str, category: str) -> None:
 
 def test_hotspot_summary_shares_add_up() -> None:
     """Shares are of busy samples only, and the top frames are innermost frames."""
-    raw = ("thread (1): b;SavedModelPredictor.predict_batch (service/model.py:46);run (tf.py:1) 30\n"
-           "thread (2): t;Condition.wait (threading.py:331) 50\n"
-           "thread (3): t;Flask.wsgi_app (flask/app.py:1);dispatch (flask/app.py:2) 10\n")
+    raw = (
+        "thread (1): b;SavedModelPredictor.predict_batch (service/model.py:46);run (tf.py:1) 30\n"
+        "thread (2): t;Condition.wait (threading.py:331) 50\n"
+        "thread (3): t;Flask.wsgi_app (flask/app.py:1);dispatch (flask/app.py:2) 10\n"
+    )
     summary = hotspots.summarise(raw)
     assert summary["busy_samples"] == 40 and summary["waiting_samples"] == 50
     assert summary["share_of_busy"] == {"model": 0.75, "flask_werkzeug": 0.25}
@@ -93,35 +117,66 @@ def test_markdown_table_rows_match_the_header() -> None:
 
 def _fake_results() -> dict:
     """A minimal results document: one raw row, serving rows for the target, no training."""
-    row = {"latency_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0, "mean": 1.5, "max": 4.0}, "errors": 0, "ok": 10,
-           "requests_per_s": 10.0, "faces_per_s": 10.0, "mean_batch_size": 4.0, "server_cpu_s": 0.5}
-    rows = [{**row, "config": c, "workload": "a_crops", "concurrency": 32, "images_per_s": v}
-            for c, v in (("service", 80.0), ("service_no_batching", 40.0), ("naive", 20.0))]
+    row = {
+        "latency_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0, "mean": 1.5, "max": 4.0},
+        "errors": 0,
+        "ok": 10,
+        "requests_per_s": 10.0,
+        "faces_per_s": 10.0,
+        "mean_batch_size": 4.0,
+        "server_cpu_s": 0.5,
+    }
+    rows = [
+        {**row, "config": c, "workload": "a_crops", "concurrency": 32, "images_per_s": v}
+        for c, v in (("service", 80.0), ("service_no_batching", 40.0), ("naive", 20.0))
+    ]
     memory = {"master": {"rss_mb": 50.0, "uss_mb": 20.0}, "workers": [{"rss_mb": 600.0, "uss_mb": 300.0}]}
     process = {"ready_s": 3.0, "workers": 1, "memory_ready": memory, "memory_after_load": memory}
     raw_row = {"caller": "signature", "batch_size": 32, "images_per_s": 100.0}
     return {
-        "machine": {"date": "2026-01-01T00:00:00+00:00", "stamp": "20260101T000000Z", "mode": "quick",
-                    "cpu_model": "CPU", "cores": 2, "memory_gb": 8.0, "os": "Linux", "git": "abc",
-                    "load_average_at_start": [0.1, 0.1, 0.1],
-                    "versions": {"tensorflow": "2", "keras": "3", "python": "3.11", "opencv": "4"}},
+        "machine": {
+            "date": "2026-01-01T00:00:00+00:00",
+            "stamp": "20260101T000000Z",
+            "mode": "quick",
+            "cpu_model": "CPU",
+            "cores": 2,
+            "memory_gb": 8.0,
+            "os": "Linux",
+            "git": "abc",
+            "load_average_at_start": [0.1, 0.1, 0.1],
+            "versions": {"tensorflow": "2", "keras": "3", "python": "3.11", "opencv": "4"},
+        },
         "settings": {"model_dir": "m", "model_version": 1, "tta": "flip"},
-        "raw_model": {"tta": "flip", "rows": [raw_row],
-                      "ceiling_images_per_s": 100.0, "ceiling_batch_size": 32,
-                      "single_pass_speedup_over_signature": {"32": 2.0}},
-        "serving": {"rows": rows, "processes": {"service": process},
-                    "settings": {"workers": 1, "threads": 8, "duration_s": 1, "warmup_s": 1,
-                                 "batching_off": {}}},
-        "errors": {}, "elapsed_s": 1.0,
+        "raw_model": {
+            "tta": "flip",
+            "rows": [raw_row],
+            "ceiling_images_per_s": 100.0,
+            "ceiling_batch_size": 32,
+            "single_pass_speedup_over_signature": {"32": 2.0},
+        },
+        "serving": {
+            "rows": rows,
+            "processes": {"service": process},
+            "settings": {"workers": 1, "threads": 8, "duration_s": 1, "warmup_s": 1, "batching_off": {}},
+        },
+        "errors": {},
+        "elapsed_s": 1.0,
     }
 
 
 def test_derived_ratios_and_targets() -> None:
     """Ratios divide the service's images/s by the ceiling, batching off and naive."""
     derived = derive(_fake_results())
-    assert derived["ratios"] == [{"workload": "a_crops", "concurrency": 32, "service_images_per_s": 80.0,
-                                  "service_to_ceiling": 0.8, "batching_on_to_off": 2.0,
-                                  "service_to_naive": 4.0}]
+    assert derived["ratios"] == [
+        {
+            "workload": "a_crops",
+            "concurrency": 32,
+            "service_images_per_s": 80.0,
+            "service_to_ceiling": 0.8,
+            "batching_on_to_off": 2.0,
+            "service_to_naive": 4.0,
+        }
+    ]
     assert all(t["met"] for t in derived["targets"].values())
 
 
@@ -130,8 +185,12 @@ def test_write_makes_latest_and_dated_copies(tmp_path: Path) -> None:
     results = _fake_results()
     results["derived"] = derive(results)
     paths = write(results, tmp_path, "latest-quick")
-    assert sorted(p.name for p in paths) == ["20260101T000000Z-quick.json", "20260101T000000Z-quick.md",
-                                             "latest-quick.json", "latest-quick.md"]
+    assert sorted(p.name for p in paths) == [
+        "20260101T000000Z-quick.json",
+        "20260101T000000Z-quick.md",
+        "latest-quick.json",
+        "latest-quick.md",
+    ]
     assert json.loads((tmp_path / "latest-quick.json").read_text())["derived"]["targets"]
     markdown = (tmp_path / "latest-quick.md").read_text()
     assert markdown == render(results)

@@ -32,14 +32,40 @@ def test_naive_app_answers_like_a_service(tiny_model_dir: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_quick_suite_runs_end_to_end(tiny_model_dir: Path, tiny_dataset: Path, tiny_toml: Path,
-                                     tmp_path: Path) -> None:
+def test_quick_suite_runs_end_to_end(
+    tiny_model_dir: Path, tiny_dataset: Path, tiny_toml: Path, tmp_path: Path
+) -> None:
     """All sections on real gunicorn processes, in tiny windows; results and report are complete."""
-    command = [sys.executable, "-m", "benchmarks.run", "--quick", "--model-dir", str(tiny_model_dir),
-               "--data-dir", str(tiny_dataset), "--config", str(tiny_toml), "--out", str(tmp_path),
-               "--concurrency", "1,4", "--duration", "0.4", "--warmup", "0.2", "--profile-seconds", "1"]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.run",
+        "--quick",
+        "--model-dir",
+        str(tiny_model_dir),
+        "--data-dir",
+        str(tiny_dataset),
+        "--config",
+        str(tiny_toml),
+        "--out",
+        str(tmp_path),
+        "--concurrency",
+        "1,4",
+        "--duration",
+        "0.4",
+        "--warmup",
+        "0.2",
+        "--profile-seconds",
+        "1",
+    ]
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "latest-quick.json").read_text())
     assert results["errors"] == {}
@@ -47,14 +73,19 @@ def test_quick_suite_runs_end_to_end(tiny_model_dir: Path, tiny_dataset: Path, t
     assert results["raw_model"]["ceiling_images_per_s"] > 0
     rows = results["serving"]["rows"]
     assert {(r["config"], r["workload"], r["concurrency"]) for r in rows} == {
-        (c, w, n) for c in ("service", "service_no_batching", "naive") for w in ("a_crops", "b_scenes")
-        for n in (1, 4)}
+        (c, w, n)
+        for c in ("service", "service_no_batching", "naive")
+        for w in ("a_crops", "b_scenes")
+        for n in (1, 4)
+    }
     assert not [k for r in rows for k in r["error_kinds"] if k.startswith("http_4")]  # requests are valid
     for process in results["serving"]["processes"].values():
         assert process["ready_s"] > 0 and process["memory_ready"]["workers"][0]["rss_mb"] > 0
     assert set(results["stages"]) == {"a_crops", "b_scenes"}
     assert [(h["workload"], h["threads"]["busy_samples"] > 0, "gil" in h) for h in results["hotspots"]] == [
-        ("a_crops", True, True), ("b_scenes", True, True)]
+        ("a_crops", True, True),
+        ("b_scenes", True, True),
+    ]
     assert results["training"]["pipeline_to_step_ratio"] > 0
     assert len(results["derived"]["ratios"]) == 4
     markdown = (tmp_path / "latest-quick.md").read_text()

@@ -25,11 +25,15 @@ def fake_gpus(monkeypatch: pytest.MonkeyPatch):
                 raise RuntimeError("Physical devices cannot be modified after being initialized")
             calls.append((gpu.name, enabled))
 
-        monkeypatch.setattr(tf.config, "list_physical_devices",
-                            lambda kind=None: gpus if kind == "GPU" else [])
+        monkeypatch.setattr(
+            tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else []
+        )
         monkeypatch.setattr(tf.config.experimental, "set_memory_growth", set_memory_growth)
-        monkeypatch.setattr(tf.config.experimental, "get_device_details",
-                            lambda gpu: {"device_name": "NVIDIA A10", "compute_capability": (8, 6)})
+        monkeypatch.setattr(
+            tf.config.experimental,
+            "get_device_details",
+            lambda gpu: {"device_name": "NVIDIA A10", "compute_capability": (8, 6)},
+        )
         monkeypatch.setattr(tf.test, "is_built_with_cuda", lambda: cuda)
         return calls
 
@@ -45,10 +49,13 @@ def test_gpus_get_memory_growth_and_are_logged(fake_gpus, caplog: pytest.LogCapt
     assert "GPU:0 NVIDIA A10 (compute 8.6)" in caplog.text
 
 
-@pytest.mark.parametrize(("cuda", "level", "message"), [
-    (True, logging.WARNING, "no GPU visible to TensorFlow: falling back to CPU inference"),
-    (False, logging.INFO, "inference device: CPU (TensorFlow CPU build)"),
-])
+@pytest.mark.parametrize(
+    ("cuda", "level", "message"),
+    [
+        (True, logging.WARNING, "no GPU visible to TensorFlow: falling back to CPU inference"),
+        (False, logging.INFO, "inference device: CPU (TensorFlow CPU build)"),
+    ],
+)
 def test_no_gpu_logs_the_cpu_fallback(fake_gpus, caplog: pytest.LogCaptureFixture, cuda, level, message):
     fake_gpus([], cuda=cuda)
     with caplog.at_level(logging.INFO, logger="service.devices"):

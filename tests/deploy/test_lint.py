@@ -32,8 +32,11 @@ def instructions(dockerfile: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
     text = re.sub(r"\\\n", " ", (ROOT / dockerfile).read_text())
     lines = [line.strip() for line in text.splitlines()]
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines
-            if line and not line.startswith("#")]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +47,9 @@ def compose() -> dict:
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES)
 def test_hadolint_is_clean(dockerfile: str):
-    result = subprocess.run([hadolint(), "--no-color", dockerfile], cwd=ROOT, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [hadolint(), "--no-color", dockerfile], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -56,11 +60,14 @@ def test_compose_file_matches_the_compose_specification(compose: dict):
     assert errors == []
 
 
-@pytest.mark.parametrize("broken", [
-    {"services": {"api": {"image": "x", "healthchek": {}}}},
-    {"services": {"api": {"image": "x", "ports": [{"target": "not-a-port"}]}}},
-    {"services": {"api": {"image": "x", "depends_on": {"lb": {"condition": "service_ready"}}}}},
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"services": {"api": {"image": "x", "healthchek": {}}}},
+        {"services": {"api": {"image": "x", "ports": [{"target": "not-a-port"}]}}},
+        {"services": {"api": {"image": "x", "depends_on": {"lb": {"condition": "service_ready"}}}}},
+    ],
+)
 def test_schema_rejects_typos(broken: dict):
     schema = json.loads((ROOT / "deploy" / "compose-spec.json").read_text())
     assert list(jsonschema.Draft201909Validator(schema).iter_errors(broken))
@@ -71,7 +78,7 @@ def test_service_images_keep_their_promises(dockerfile: str):
     steps = instructions(dockerfile)
     bases = {args.split()[0] for kind, args in steps if kind == "FROM" and ":" in args.split()[0]}
     assert bases == {"python:3.11.13-slim-bookworm"}, "pinned base, and the tag deploy/base-image.sh imports"
-    final = steps[max(i for i, (kind, _) in enumerate(steps) if kind == "FROM"):]
+    final = steps[max(i for i, (kind, _) in enumerate(steps) if kind == "FROM") :]
     kinds = dict(final)
     assert kinds["ENTRYPOINT"] == '["gunicorn", "-c", "gunicorn.conf.py"]', "exec form: gunicorn gets SIGTERM"
     assert kinds["CMD"] == '["service.wsgi:app"]'
@@ -80,8 +87,9 @@ def test_service_images_keep_their_promises(dockerfile: str):
     assert "/health" in (ROOT / "deploy" / "healthcheck.py").read_text()
     assert ("COPY", "models/emotion models/emotion") in final, "the shipped model is baked in"
     assert ("COPY", "service service") in final, "the source tree, static files and templates included"
-    assert ("ENV", "MODEL_DIR=/app/models/emotion") in [("ENV", a) for k, a in steps if k == "ENV"
-                                                         for a in a.split() if a.startswith("MODEL_DIR=")]
+    assert ("ENV", "MODEL_DIR=/app/models/emotion") in [
+        ("ENV", a) for k, a in steps if k == "ENV" for a in a.split() if a.startswith("MODEL_DIR=")
+    ]
 
 
 def test_gpu_image_differs_only_in_tensorflow_and_nvidia_settings():

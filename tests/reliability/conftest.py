@@ -19,8 +19,12 @@ from tests.synthetic import encode, make_face
 
 # The deployed defaults, but two workers (one survives a SIGKILL) and an upload limit small enough
 # that over-limit payloads are cheap to build and send (still large enough for photos).
-LIVE_ENV = {"WORKERS": "2", "THREADS": str(Settings().threads), "MAX_UPLOAD_MB": "1",
-            "GRACEFUL_TIMEOUT": "30"}
+LIVE_ENV = {
+    "WORKERS": "2",
+    "THREADS": str(Settings().threads),
+    "MAX_UPLOAD_MB": "1",
+    "GRACEFUL_TIMEOUT": "30",
+}
 FIGURES = pytest.StashKey[Figures]()
 
 
@@ -69,8 +73,9 @@ def _live_servers() -> Iterator[list[gunicorn.Server]]:
 
 
 @pytest.fixture
-def live(_live_servers: list, served_model: Path,
-         tmp_path_factory: pytest.TempPathFactory) -> gunicorn.Server:
+def live(
+    _live_servers: list, served_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> gunicorn.Server:
     """The shared gunicorn (LIVE_ENV); started again only after a test shut it down."""
     if not _live_servers or _live_servers[-1].process.poll() is not None:
         log = tmp_path_factory.mktemp("live") / "gunicorn.log"

@@ -52,7 +52,7 @@ def png_broken_crc() -> bytes:
     """A PNG whose image-data chunk fails its CRC (flipped checksum byte)."""
     data = bytearray(encode(make_face(4)))
     idat = data.index(b"IDAT")
-    (length,) = struct.unpack(">I", data[idat - 4:idat])
+    (length,) = struct.unpack(">I", data[idat - 4 : idat])
     data[idat + 4 + length] ^= 0xFF
     return bytes(data)
 
@@ -82,15 +82,17 @@ def animated_gif() -> bytes:
 
 def svg() -> bytes:
     """A vector image (XML text): not a raster format the service decodes."""
-    return (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="48" height="48">'
-            b'<circle cx="24" cy="24" r="20" fill="gray"/></svg>')
+    return (
+        b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="48" height="48">'
+        b'<circle cx="24" cy="24" r="20" fill="gray"/></svg>'
+    )
 
 
 def jpeg_claiming(width: int, height: int) -> bytes:
     """A real small JPEG whose frame header is patched to claim another size."""
     data = bytearray(encode(make_face(1), ".jpg"))
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 

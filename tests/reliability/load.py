@@ -58,11 +58,13 @@ class LoadResult:
         """requests, per-kind counts, 503 share and throughput, for RESULTS.md."""
         total = len(self.outcomes)
         kinds = Counter(outcome.kind for outcome in self.outcomes)
-        return {"requests": total, **{kind: kinds.get(kind, 0) for kind in
-                                      ("ok", "backpressure", "refused", "dropped", "failed")},
-                "share_503": round(kinds.get("backpressure", 0) / max(total, 1), 4),
-                "seconds": round(self.seconds, 1),
-                "requests_per_s": round(total / max(self.seconds, 1e-9), 1)}
+        return {
+            "requests": total,
+            **{kind: kinds.get(kind, 0) for kind in ("ok", "backpressure", "refused", "dropped", "failed")},
+            "share_503": round(kinds.get("backpressure", 0) / max(total, 1), 4),
+            "seconds": round(self.seconds, 1),
+            "requests_per_s": round(total / max(self.seconds, 1e-9), 1),
+        }
 
     def failures(self, limit: int = 5) -> list[Outcome]:
         """A few outcomes that are neither answered as expected nor backpressure, for assertion messages."""
@@ -98,14 +100,23 @@ async def _one(client: httpx.AsyncClient, shot: Shot) -> Outcome:
     return Outcome(shot.name, kind, started, time.monotonic(), detail)
 
 
-async def _run(url: str, shots: list[Shot], *, total: int | None, duration: float | None,
-               concurrency: int, timeout: float, keepalive: bool,
-               milestones: dict[int, threading.Event]) -> LoadResult:
+async def _run(
+    url: str,
+    shots: list[Shot],
+    *,
+    total: int | None,
+    duration: float | None,
+    concurrency: int,
+    timeout: float,
+    keepalive: bool,
+    milestones: dict[int, threading.Event],
+) -> LoadResult:
     """C closed-loop workers share one request counter until `total` requests or `duration` s."""
     result, counter, cycle = LoadResult(), itertools.count(), itertools.cycle(shots)
     deadline = time.monotonic() + duration if duration else None
-    limits = httpx.Limits(max_connections=concurrency,
-                          max_keepalive_connections=concurrency if keepalive else 0)
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency if keepalive else 0
+    )
 
     async def worker(client: httpx.AsyncClient) -> None:
         """Send requests back to back until the budget is spent."""
@@ -121,14 +132,30 @@ async def _run(url: str, shots: list[Shot], *, total: int | None, duration: floa
     return result
 
 
-def run_load(url: str, shots: list[Shot], *, total: int | None = None, duration: float | None = None,
-             concurrency: int = 64, timeout: float = 60.0, keepalive: bool = True,
-             milestones: dict[int, threading.Event] | None = None) -> LoadResult:
+def run_load(
+    url: str,
+    shots: list[Shot],
+    *,
+    total: int | None = None,
+    duration: float | None = None,
+    concurrency: int = 64,
+    timeout: float = 60.0,
+    keepalive: bool = True,
+    milestones: dict[int, threading.Event] | None = None,
+) -> LoadResult:
     """Blocking entry point: `total` requests, or as many as fit in `duration` seconds."""
     if total is None and duration is None:
         raise ValueError("give total= or duration= so the load is bounded")
-    run = _run(url, shots, total=total, duration=duration, concurrency=concurrency, timeout=timeout,
-               keepalive=keepalive, milestones=milestones or {})
+    run = _run(
+        url,
+        shots,
+        total=total,
+        duration=duration,
+        concurrency=concurrency,
+        timeout=timeout,
+        keepalive=keepalive,
+        milestones=milestones or {},
+    )
     # A thread of its own: the caller's may already run an event loop (pytest-playwright's does).
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, run).result()

@@ -15,9 +15,12 @@ from typing import Any
 
 ENV = "RELIABILITY_RESULTS"
 TITLES = {
-    "load": "Load (default run size)", "load_5000": "Load: 5,000 requests", "soak": "Soak",
+    "load": "Load (default run size)",
+    "load_5000": "Load: 5,000 requests",
+    "soak": "Soak",
     "overload": "Overload: batch queue of 2, retried 503s",
-    "sigkill": "Worker killed with SIGKILL during load", "sigterm": "SIGTERM during load",
+    "sigkill": "Worker killed with SIGKILL during load",
+    "sigterm": "SIGTERM during load",
 }
 
 
@@ -27,9 +30,12 @@ class Figures:
     def __init__(self, target: Path | None) -> None:
         self.target = target
         self.sections: dict[str, dict[str, Any]] = {}
-        self.header = {"recorded": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpus": os.cpu_count(),
-                       "python": platform.python_version(),
-                       "load_average_1m": round(os.getloadavg()[0], 2)}
+        self.header = {
+            "recorded": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        }
 
     @classmethod
     def from_env(cls) -> Figures:
@@ -48,17 +54,24 @@ class Figures:
 
     def lines(self) -> list[str]:
         """One line per section, for the terminal summary."""
-        return [f"{name}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
-                for name, figures in self.sections.items()]
+        return [
+            f"{name}: " + ", ".join(f"{k}={v}" for k, v in figures.items())
+            for name, figures in self.sections.items()
+        ]
 
     def markdown(self) -> str:
         """RESULTS.md: the run's context, then a table per section."""
         run = self.header
-        out = ["# Reliability results", "",
-               "Written by `make soak` (tests/reliability); every figure is from the run recorded below.",
-               "Times are measured on a shared machine and are reported, never asserted.", "",
-               f"Recorded {run['recorded']} on {run['cpus']} CPUs, Python {run['python']}, "
-               f"load average {run['load_average_1m']} at the start.", ""]
+        out = [
+            "# Reliability results",
+            "",
+            "Written by `make soak` (tests/reliability); every figure is from the run recorded below.",
+            "Times are measured on a shared machine and are reported, never asserted.",
+            "",
+            f"Recorded {run['recorded']} on {run['cpus']} CPUs, Python {run['python']}, "
+            f"load average {run['load_average_1m']} at the start.",
+            "",
+        ]
         for name, figures in self.sections.items():
             out += [f"## {TITLES.get(name, name)}", "", "| figure | value |", "|---|---|"]
             out += [f"| {key} | {value} |" for key, value in figures.items()]

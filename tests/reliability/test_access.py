@@ -19,9 +19,12 @@ from tests.synthetic import encode, make_face
 
 KEY = "k3y-of-some-length"
 FACE = encode(make_face(3))
-WORK = [("post", "/predict", {"data": FACE, "content_type": "image/png"}),
-        ("post", "/predict/batch", {"json": {"images": [b64(FACE)]}}),
-        ("get", "/metadata", {}), ("get", "/v1/models/emotion", {})]
+WORK = [
+    ("post", "/predict", {"data": FACE, "content_type": "image/png"}),
+    ("post", "/predict/batch", {"json": {"images": [b64(FACE)]}}),
+    ("get", "/metadata", {}),
+    ("get", "/v1/models/emotion", {}),
+]
 OPEN = ["/health", "/metrics", "/openapi.json", "/docs", "/"]
 
 
@@ -40,11 +43,20 @@ def env_app():
 
 
 @pytest.mark.parametrize(("method", "url", "kwargs"), WORK, ids=[w[1] for w in WORK])
-@pytest.mark.parametrize("headers", [{}, {"X-API-Key": KEY[:-1]}, {"X-API-Key": KEY + "x"},
-                                     {"X-API-Key": "ключ"}, {"x-api-key": KEY.upper()}],
-                         ids=["none", "prefix", "longer", "non-ascii", "wrong-case-value"])
-def test_every_work_endpoint_needs_the_key(env_app, method: str, url: str, kwargs: dict,
-                                           headers: dict) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": KEY[:-1]},
+        {"X-API-Key": KEY + "x"},
+        {"X-API-Key": "ключ"},
+        {"x-api-key": KEY.upper()},
+    ],
+    ids=["none", "prefix", "longer", "non-ascii", "wrong-case-value"],
+)
+def test_every_work_endpoint_needs_the_key(
+    env_app, method: str, url: str, kwargs: dict, headers: dict
+) -> None:
     """401 JSON for a missing or wrong key on each work endpoint; the right key passes."""
     client = env_app(API_KEY=KEY)
     refused = getattr(client, method)(url, headers=headers, **kwargs)
@@ -65,8 +77,10 @@ def test_key_is_compared_in_constant_time_before_the_body_is_read(env_app, monke
     real = hmac.compare_digest
     monkeypatch.setattr(hmac, "compare_digest", lambda a, b: compared.append((a, b)) or real(a, b))
     monkeypatch.setattr("service.inputs.single_image", lambda *a: pytest.fail("read the upload"))
-    assert client.post("/predict", data=FACE, content_type="image/png", headers={"X-API-Key": "no"}) \
-        .status_code == 401
+    assert (
+        client.post("/predict", data=FACE, content_type="image/png", headers={"X-API-Key": "no"}).status_code
+        == 401
+    )
     assert compared == [(b"no", KEY.encode())]
 
 
@@ -75,16 +89,18 @@ def test_rate_limit_is_per_client(env_app) -> None:
     client = env_app(RATE_LIMIT="3/minute")
 
     def call(address: str):
-        return client.post("/predict", data=FACE, content_type="image/png",
-                           environ_base={"REMOTE_ADDR": address})
+        return client.post(
+            "/predict", data=FACE, content_type="image/png", environ_base={"REMOTE_ADDR": address}
+        )
 
     assert [call("10.0.0.1").status_code for _ in range(3)] == [200] * 3
     limited = call("10.0.0.1")
     assert limited.status_code == 429 and limited.json["error"]["code"] == "rate_limited"
     assert int(limited.headers["Retry-After"]) > 0
     assert call("10.0.0.2").status_code == 200  # another client is unaffected
-    assert all(client.get("/health", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 200
-               for _ in range(5))
+    assert all(
+        client.get("/health", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 200 for _ in range(5)
+    )
 
 
 def test_batch_and_metadata_share_the_budget(env_app) -> None:

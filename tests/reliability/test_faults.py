@@ -36,8 +36,9 @@ def wait_for(condition, timeout: float, what: str):
     pytest.fail(f"no {what} after {timeout:.0f} s")
 
 
-def test_sigkilled_worker_is_replaced_and_only_its_requests_fail(live: gunicorn.Server, shots,
-                                                                  figures) -> None:
+def test_sigkilled_worker_is_replaced_and_only_its_requests_fail(
+    live: gunicorn.Server, shots, figures
+) -> None:
     """Kill -9 one of two workers mid-load: requests sent after its death all succeed, a new worker boots."""
     before = worker_pids(live)
     victim = min(before)
@@ -50,19 +51,27 @@ def test_sigkilled_worker_is_replaced_and_only_its_requests_fail(live: gunicorn.
         os.kill(victim, signal.SIGKILL)
         process.wait(timeout=30)  # gone and reaped: no request can start on it from now on
         dead = time.monotonic()
-        replacement = wait_for(lambda: next(iter(worker_pids(live) - before), None), RECOVERY_TIMEOUT,
-                               "replacement worker")
-        wait_for(lambda: f"[{replacement}] INFO service.app: ready" in live.logs(), RECOVERY_TIMEOUT,
-                 "ready replacement")
+        replacement = wait_for(
+            lambda: next(iter(worker_pids(live) - before), None), RECOVERY_TIMEOUT, "replacement worker"
+        )
+        wait_for(
+            lambda: f"[{replacement}] INFO service.app: ready" in live.logs(),
+            RECOVERY_TIMEOUT,
+            "ready replacement",
+        )
         ready = time.monotonic()
         result = load.result(timeout=600)
 
     lost = [o for o in result.outcomes if o.kind != "ok"]
     assert all(o.kind == "dropped" and o.started < dead for o in lost), lost[:5]
     answered_after_kill = min(o.ended for o in result.outcomes if o.kind == "ok" and o.started >= dead)
-    figures.add("sigkill", requests=len(result.outcomes), dropped_in_flight=len(lost),
-                first_answer_after_kill_s=round(answered_after_kill - killed, 2),
-                replacement_ready_after_s=round(ready - killed, 1))
+    figures.add(
+        "sigkill",
+        requests=len(result.outcomes),
+        dropped_in_flight=len(lost),
+        first_answer_after_kill_s=round(answered_after_kill - killed, 2),
+        replacement_ready_after_s=round(ready - killed, 1),
+    )
     assert worker_pids(live) == before - {victim} | {replacement}
     after = run_load(live.url, shots, total=64, concurrency=16)
     assert after.count("ok") == 64, after.failures()

@@ -24,9 +24,12 @@ from tests.synthetic import encode, make_face
 
 LIMITS = {"max_bytes": 2 * 1024 * 1024, "max_pixels": 4_000_000}
 SEEDS = [encode(make_face(3, seed=1, color=ext == ".jpg"), ext) for ext in (".png", ".jpg", ".bmp", ".webp")]
-SEEDS += [encode(make_face(2).astype(np.uint16) * 257), encode(cv2.cvtColor(make_face(1, color=True),
-                                                                            cv2.COLOR_BGR2BGRA)),
-          corpus.cmyk_jpeg(), corpus.truncated_jpeg()]
+SEEDS += [
+    encode(make_face(2).astype(np.uint16) * 257),
+    encode(cv2.cvtColor(make_face(1, color=True), cv2.COLOR_BGR2BGRA)),
+    corpus.cmyk_jpeg(),
+    corpus.truncated_jpeg(),
+]
 # Where each seed format keeps its width and height (JPEG: the frame header after the marker).
 DIMENSIONS = {b"\x89PNG": (16, ">II"), b"BM": (18, "<ii"), b"\xff\xd8": (None, ">HH")}
 
@@ -63,7 +66,7 @@ def mutated(draw: st.DrawFn) -> bytes:
         del data[at:]
     elif kind == "splice":
         chunk = draw(st.binary(min_size=1, max_size=64))
-        data[at:at + len(chunk)] = chunk
+        data[at : at + len(chunk)] = chunk
     elif kind == "insert":
         data[at:at] = draw(st.binary(min_size=1, max_size=64))
     else:
@@ -80,13 +83,16 @@ def patch_dimensions(data: bytearray, width: int, height: int) -> None:
                 if found < 0:
                     return
                 offset, (width, height) = found + 5, (height, width)
-            data[offset:offset + struct.calcsize(layout)] = struct.pack(layout, width, height)
+            data[offset : offset + struct.calcsize(layout)] = struct.pack(layout, width, height)
 
 
 def fuzz(examples: int) -> settings:
     """Hypothesis settings: `examples` cases, or FUZZ_EXAMPLES (make soak)."""
-    return settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", examples)), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+    return settings(
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", examples)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 
 
 @fuzz(250)
@@ -97,8 +103,10 @@ def test_random_bytes(data: bytes) -> None:
 
 
 @fuzz(250)
-@given(st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"RIFF\x00\x00\x00\x00WEBPVP8 "]),
-       st.binary(max_size=512))
+@given(
+    st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"RIFF\x00\x00\x00\x00WEBPVP8 "]),
+    st.binary(max_size=512),
+)
 def test_valid_magic_then_garbage(magic: bytes, rest: bytes) -> None:
     """Right magic bytes, wrong everything else: the header parsers must not crash."""
     check(magic + rest)

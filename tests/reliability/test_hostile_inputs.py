@@ -48,27 +48,57 @@ GOOD = crop(3)
 
 # name, builder, filename, status, code, {form: (status, code)} where a form differs
 BYTES_CASES: list[tuple[str, Callable[[], bytes], str, int, str | None, dict]] = [
-    ("empty-file", lambda: b"", "empty.jpg", 400, "invalid_image",
-     {"predict-base64": (422, "validation_error")}),
+    (
+        "empty-file",
+        lambda: b"",
+        "empty.jpg",
+        400,
+        "invalid_image",
+        {"predict-base64": (422, "validation_error")},
+    ),
     ("text-named-jpg", lambda: b"just some notes\n" * 20, "notes.jpg", 400, "invalid_image", {}),
     ("random-bytes", lambda: np.random.default_rng(1).bytes(3000), "x.png", 400, "invalid_image", {}),
     ("truncated-jpeg", corpus.truncated_jpeg, "cut.jpg", 400, "invalid_image", {}),
     ("jpeg-cut-in-header", corpus.jpeg_cut_in_header, "cut.jpg", 400, "invalid_image", {}),
     ("png-broken-crc", corpus.png_broken_crc, "crc.png", 400, "invalid_image", {}),
     ("one-pixel", lambda: encode(np.full((1, 1), 128, np.uint8)), "1x1.png", 200, None, {}),
-    ("pixel-bomb-20000x20000", cache(lambda: corpus.bilevel_png(20_000, 20_000)), "bomb.png", 413,
-     "too_many_pixels", {}),
-    ("jpeg-claiming-60000x60000", lambda: corpus.jpeg_claiming(60_000, 60_000), "claim.jpg", 413,
-     "too_many_pixels", {}),
+    (
+        "pixel-bomb-20000x20000",
+        cache(lambda: corpus.bilevel_png(20_000, 20_000)),
+        "bomb.png",
+        413,
+        "too_many_pixels",
+        {},
+    ),
+    (
+        "jpeg-claiming-60000x60000",
+        lambda: corpus.jpeg_claiming(60_000, 60_000),
+        "claim.jpg",
+        413,
+        "too_many_pixels",
+        {},
+    ),
     ("png-16-bit", lambda: encode(make_face(3).astype(np.uint16) * 257), "deep.png", 200, None, {}),
-    ("png-rgba", lambda: encode(cv2.cvtColor(make_face(3, color=True), cv2.COLOR_BGR2BGRA)), "a.png", 200,
-     None, {}),
+    (
+        "png-rgba",
+        lambda: encode(cv2.cvtColor(make_face(3, color=True), cv2.COLOR_BGR2BGRA)),
+        "a.png",
+        200,
+        None,
+        {},
+    ),
     ("jpeg-cmyk", corpus.cmyk_jpeg, "print.jpg", 200, None, {}),
     ("gif-animated", corpus.animated_gif, "anim.gif", 415, "unsupported_image_format", {}),
     ("tiff", lambda: encode(make_face(1), ".tiff"), "scan.tif", 415, "unsupported_image_format", {}),
     ("svg", corpus.svg, "vector.svg", 400, "invalid_image", {}),
-    ("png-over-upload-limit", cache(lambda: corpus.over_upload_limit(LIMIT)), "big.png", 413,
-     "payload_too_large", {}),
+    (
+        "png-over-upload-limit",
+        cache(lambda: corpus.over_upload_limit(LIMIT)),
+        "big.png",
+        413,
+        "payload_too_large",
+        {},
+    ),
 ]
 FORMS = ("predict-multipart", "predict-base64", "batch-multipart", "batch-base64")
 
@@ -113,8 +143,11 @@ def client(live: gunicorn.Server):
 
 
 @pytest.mark.parametrize("form", FORMS)
-@pytest.mark.parametrize(("name", "build", "filename", "status", "code", "overrides"), BYTES_CASES,
-                         ids=[case[0] for case in BYTES_CASES])
+@pytest.mark.parametrize(
+    ("name", "build", "filename", "status", "code", "overrides"),
+    BYTES_CASES,
+    ids=[case[0] for case in BYTES_CASES],
+)
 def test_hostile_upload(live, client, form, name, build, filename, status, code, overrides) -> None:
     """The documented answer for the upload in this form, then a healthy worker."""
     pids = worker_pids(live)
@@ -140,20 +173,45 @@ def test_hostile_upload(live, client, form, name, build, filename, status, code,
 GOOD_B64 = b64(GOOD)
 # name, path, request arguments, status, code
 REQUEST_CASES = [
-    ("empty-body", "/predict", {"content": b"", "headers": {"Content-Type": "image/jpeg"}}, 400,
-     "invalid_image"),
+    (
+        "empty-body",
+        "/predict",
+        {"content": b"", "headers": {"Content-Type": "image/jpeg"}},
+        400,
+        "invalid_image",
+    ),
     ("empty-body-no-type", "/predict", {"content": b""}, 415, "unsupported_media_type"),
-    ("multipart-without-file", "/predict", {"files": {"note": (None, "no image here")}}, 422,
-     "validation_error"),
-    ("wrong-content-type", "/predict", {"content": GOOD, "headers": {"Content-Type": "text/plain"}}, 415,
-     "unsupported_media_type"),
+    (
+        "multipart-without-file",
+        "/predict",
+        {"files": {"note": (None, "no image here")}},
+        422,
+        "validation_error",
+    ),
+    (
+        "wrong-content-type",
+        "/predict",
+        {"content": GOOD, "headers": {"Content-Type": "text/plain"}},
+        415,
+        "unsupported_media_type",
+    ),
     ("form-urlencoded", "/predict", {"data": {"image": GOOD_B64}}, 415, "unsupported_media_type"),
     ("invalid-base64", "/predict", {"json": {"image": "%%% not base64 %%%"}}, 400, "invalid_base64"),
     ("base64-non-ascii", "/predict", {"json": {"image": "ÿØÿà" * 10}}, 400, "invalid_base64"),
-    ("base64-over-size-limit", "/predict", {"json": {"image": "QUFB" * (LIMIT // 2)}}, 413,
-     "payload_too_large"),
-    ("not-json", "/predict", {"content": b"{nope", "headers": {"Content-Type": "application/json"}}, 400,
-     "invalid_json"),
+    (
+        "base64-over-size-limit",
+        "/predict",
+        {"json": {"image": "QUFB" * (LIMIT // 2)}},
+        413,
+        "payload_too_large",
+    ),
+    (
+        "not-json",
+        "/predict",
+        {"content": b"{nope", "headers": {"Content-Type": "application/json"}},
+        400,
+        "invalid_json",
+    ),
     ("json-wrong-type-int", "/predict", {"json": {"image": 42}}, 422, "validation_error"),
     ("json-wrong-type-list", "/predict", {"json": {"image": [GOOD_B64]}}, 422, "validation_error"),
     ("json-null", "/predict", {"json": {"image": None}}, 422, "validation_error"),
@@ -163,18 +221,34 @@ REQUEST_CASES = [
     ("batch-empty-list", "/predict/batch", {"json": {"images": []}}, 422, "validation_error"),
     ("batch-not-a-list", "/predict/batch", {"json": {"images": GOOD_B64}}, 422, "validation_error"),
     ("batch-item-types", "/predict/batch", {"json": {"images": [1, None]}}, 422, "validation_error"),
-    ("batch-unknown-field", "/predict/batch", {"json": {"images": [GOOD_B64], "x": 1}}, 422,
-     "validation_error"),
-    ("batch-multipart-without-files", "/predict/batch", {"files": {"image": ("a.png", GOOD)}}, 422,
-     "validation_error"),
-    ("batch-raw-body", "/predict/batch", {"content": GOOD, "headers": {"Content-Type": "image/png"}}, 415,
-     "unsupported_media_type"),
+    (
+        "batch-unknown-field",
+        "/predict/batch",
+        {"json": {"images": [GOOD_B64], "x": 1}},
+        422,
+        "validation_error",
+    ),
+    (
+        "batch-multipart-without-files",
+        "/predict/batch",
+        {"files": {"image": ("a.png", GOOD)}},
+        422,
+        "validation_error",
+    ),
+    (
+        "batch-raw-body",
+        "/predict/batch",
+        {"content": GOOD, "headers": {"Content-Type": "image/png"}},
+        415,
+        "unsupported_media_type",
+    ),
     ("batch-too-many-items", "/predict/batch", {"json": {"images": [GOOD_B64] * 17}}, 413, "too_many_items"),
 ]
 
 
-@pytest.mark.parametrize(("name", "path", "kwargs", "status", "code"), REQUEST_CASES,
-                         ids=[case[0] for case in REQUEST_CASES])
+@pytest.mark.parametrize(
+    ("name", "path", "kwargs", "status", "code"), REQUEST_CASES, ids=[case[0] for case in REQUEST_CASES]
+)
 def test_hostile_request(live, client, name, path, kwargs, status, code) -> None:
     """Broken requests (not just broken images) get their documented error, then a healthy worker."""
     pids = worker_pids(live)

@@ -67,23 +67,40 @@ def test_limits_are_read_from_the_environment(limited) -> None:
     assert (settings.max_upload_bytes, settings.max_pixels, settings.max_batch_items) == (LIMIT, 10_000, 3)
 
 
-@pytest.mark.parametrize(("path", "kwargs", "code"), [
-    ("/predict", {"data": OVER_BODY, "content_type": "image/png"}, "payload_too_large"),
-    ("/predict", {"data": upload(OVER_BODY)}, "payload_too_large"),
-    ("/predict", {"json": {"image": b64(OVER_BODY)}}, "payload_too_large"),
-    ("/predict", {"data": OVER_IMAGE, "content_type": "image/png"}, "payload_too_large"),
-    ("/predict", {"data": upload(OVER_IMAGE)}, "payload_too_large"),
-    ("/predict", {"data": upload(padded_png(LIMIT + 1))}, "payload_too_large"),
-    ("/predict", {"json": {"image": b64(OVER_IMAGE)}}, "payload_too_large"),
-    ("/predict", {"data": OVER_PIXELS, "content_type": "image/png"}, "too_many_pixels"),
-    ("/predict", {"data": upload(OVER_PIXELS)}, "too_many_pixels"),
-    ("/predict", {"json": {"image": b64(OVER_PIXELS)}}, "too_many_pixels"),
-    ("/predict/batch", {"json": {"images": [b64(GOOD)] * 4}}, "too_many_items"),
-    ("/predict/batch", {"data": {"images": [upload(GOOD)["image"] for _ in range(4)]}}, "too_many_items"),
-], ids=["raw-body", "multipart-body", "base64-body", "raw-image", "multipart-image", "one-byte-over",
-        "base64-image", "raw-pixels", "multipart-pixels", "base64-pixels", "json-items", "multipart-items"])
-def test_over_limit_requests_do_no_expensive_work(limited, tripwires, path: str, kwargs: dict,
-                                                  code: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "kwargs", "code"),
+    [
+        ("/predict", {"data": OVER_BODY, "content_type": "image/png"}, "payload_too_large"),
+        ("/predict", {"data": upload(OVER_BODY)}, "payload_too_large"),
+        ("/predict", {"json": {"image": b64(OVER_BODY)}}, "payload_too_large"),
+        ("/predict", {"data": OVER_IMAGE, "content_type": "image/png"}, "payload_too_large"),
+        ("/predict", {"data": upload(OVER_IMAGE)}, "payload_too_large"),
+        ("/predict", {"data": upload(padded_png(LIMIT + 1))}, "payload_too_large"),
+        ("/predict", {"json": {"image": b64(OVER_IMAGE)}}, "payload_too_large"),
+        ("/predict", {"data": OVER_PIXELS, "content_type": "image/png"}, "too_many_pixels"),
+        ("/predict", {"data": upload(OVER_PIXELS)}, "too_many_pixels"),
+        ("/predict", {"json": {"image": b64(OVER_PIXELS)}}, "too_many_pixels"),
+        ("/predict/batch", {"json": {"images": [b64(GOOD)] * 4}}, "too_many_items"),
+        ("/predict/batch", {"data": {"images": [upload(GOOD)["image"] for _ in range(4)]}}, "too_many_items"),
+    ],
+    ids=[
+        "raw-body",
+        "multipart-body",
+        "base64-body",
+        "raw-image",
+        "multipart-image",
+        "one-byte-over",
+        "base64-image",
+        "raw-pixels",
+        "multipart-pixels",
+        "base64-pixels",
+        "json-items",
+        "multipart-items",
+    ],
+)
+def test_over_limit_requests_do_no_expensive_work(
+    limited, tripwires, path: str, kwargs: dict, code: str
+) -> None:
     """413 with the limit's code, and no decoder, detector or model call."""
     tripwires(base64=code != "too_many_pixels")  # the pixel count is in the decoded bytes' header
     response = limited.test_client().post(path, **kwargs)
@@ -100,12 +117,16 @@ def test_over_limit_batch_items_are_refused_alone(limited, tripwires, item: str)
     assert response.json["results"][0]["error"]["code"] in ("payload_too_large", "too_many_pixels")
 
 
-@pytest.mark.parametrize(("path", "kwargs"), [
-    ("/predict", {"data": AT_PIXELS, "content_type": "image/png"}),
-    ("/predict", {"json": {"image": b64(padded_png(LIMIT))}}),
-    ("/predict", {"data": upload(padded_png(LIMIT))}),
-    ("/predict/batch", {"json": {"images": [b64(GOOD)] * 3}}),
-], ids=["pixels-at-limit", "bytes-at-limit-base64", "bytes-at-limit-multipart", "items-at-limit"])
+@pytest.mark.parametrize(
+    ("path", "kwargs"),
+    [
+        ("/predict", {"data": AT_PIXELS, "content_type": "image/png"}),
+        ("/predict", {"json": {"image": b64(padded_png(LIMIT))}}),
+        ("/predict", {"data": upload(padded_png(LIMIT))}),
+        ("/predict/batch", {"json": {"images": [b64(GOOD)] * 3}}),
+    ],
+    ids=["pixels-at-limit", "bytes-at-limit-base64", "bytes-at-limit-multipart", "items-at-limit"],
+)
 def test_requests_at_the_limits_are_served(limited, path: str, kwargs: dict) -> None:
     """The limits are not off by one: exactly at them is still accepted."""
     response = limited.test_client().post(path, **kwargs)

@@ -29,12 +29,16 @@ def check_load(result: LoadResult, requests: int) -> None:
     assert result.count("ok") + result.count("backpressure") == requests
 
 
-@pytest.mark.parametrize(("section", "requests"), [
-    pytest.param("load", 1000, id="1000"),
-    pytest.param("load_5000", 5000, id="5000", marks=[pytest.mark.soak, pytest.mark.slow]),
-])
-def test_load_answers_every_request(live: gunicorn.Server, shots, figures, section: str,
-                                    requests: int) -> None:
+@pytest.mark.parametrize(
+    ("section", "requests"),
+    [
+        pytest.param("load", 1000, id="1000"),
+        pytest.param("load_5000", 5000, id="5000", marks=[pytest.mark.soak, pytest.mark.slow]),
+    ],
+)
+def test_load_answers_every_request(
+    live: gunicorn.Server, shots, figures, section: str, requests: int
+) -> None:
     """N requests at concurrency 64: expected statuses only (incl. the deliberate 400/415 shots)."""
     before = worker_pids(live)
     result = run_load(live.url, shots, total=requests, concurrency=CONCURRENCY)
@@ -60,8 +64,14 @@ def test_overload_is_shed_with_retryable_503(served_model: Path, tmp_path: Path,
         retried = run_load(server.url, shed or shots, total=len(shed) or 1, concurrency=1)  # backing off
     finally:
         server.stop()
-    figures.add("overload", batch_queue_size=2, concurrency=CONCURRENCY, **result.figures(),
-                retried_ok=retried.count("ok"), retried=len(retried.outcomes))
+    figures.add(
+        "overload",
+        batch_queue_size=2,
+        concurrency=CONCURRENCY,
+        **result.figures(),
+        retried_ok=retried.count("ok"),
+        retried=len(retried.outcomes),
+    )
     check_load(result, 2000)
     assert result.count("backpressure") > 0, "the queue never filled: the test proves nothing"
     assert retried.count("ok") == len(retried.outcomes), retried.failures()
@@ -92,12 +102,18 @@ def test_idle_keepalive_connection_is_still_served(live: gunicorn.Server) -> Non
 
 def hostile_shots() -> list[Shot]:
     """Corpus uploads for the soak: error paths of the decoder must not leak either."""
-    raw = {"truncated-jpeg": (corpus.truncated_jpeg(), 400), "broken-crc": (corpus.png_broken_crc(), 400),
-           "pixel-bomb": (corpus.bilevel_png(20_000, 20_000), 413), "gif": (corpus.animated_gif(), 415),
-           "png-16-bit": (encode(make_face(2).astype(np.uint16) * 257), 200),
-           "cmyk": (corpus.cmyk_jpeg(), 200)}
-    return [Shot(name, "/predict", {"files": {"image": (name, data)}}, status)
-            for name, (data, status) in raw.items()]
+    raw = {
+        "truncated-jpeg": (corpus.truncated_jpeg(), 400),
+        "broken-crc": (corpus.png_broken_crc(), 400),
+        "pixel-bomb": (corpus.bilevel_png(20_000, 20_000), 413),
+        "gif": (corpus.animated_gif(), 415),
+        "png-16-bit": (encode(make_face(2).astype(np.uint16) * 257), 200),
+        "cmyk": (corpus.cmyk_jpeg(), 200),
+    }
+    return [
+        Shot(name, "/predict", {"files": {"image": (name, data)}}, status)
+        for name, (data, status) in raw.items()
+    ]
 
 
 def rss_mb(pids: set[int]) -> dict[int, float]:
@@ -128,9 +144,15 @@ def test_soak_worker_memory_stays_flat(live: gunicorn.Server, shots, figures) ->
     sampler.join()
     final = rss_mb(pids)
     growth = max((final[pid] - baseline[pid]) / baseline[pid] for pid in pids)
-    figures.add("soak", concurrency=32, **result.figures(),
-                rss_after_warmup_mb=round(sum(baseline.values())), rss_end_mb=round(sum(final.values())),
-                rss_peak_mb=round(sum(peak.values())), rss_growth_max_worker_pct=round(100 * growth, 2))
+    figures.add(
+        "soak",
+        concurrency=32,
+        **result.figures(),
+        rss_after_warmup_mb=round(sum(baseline.values())),
+        rss_end_mb=round(sum(final.values())),
+        rss_peak_mb=round(sum(peak.values())),
+        rss_growth_max_worker_pct=round(100 * growth, 2),
+    )
     check_load(result, len(result.outcomes))
     assert worker_pids(live) == pids, "a worker died during the soak"
     assert growth < 0.10, {"after_warmup": baseline, "end": final}

@@ -33,8 +33,10 @@ def address(server: gunicorn.Server) -> tuple[str, int]:
 def start_upload(server: gunicorn.Server, body: bytes) -> socket.socket:
     """A raw /predict upload with all but its first bytes held back: in flight until finished."""
     sock = socket.create_connection(address(server), timeout=60)
-    head = (f"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: image/png\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    head = (
+        f"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: image/png\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
     sock.sendall(head + body[:10])
     return sock
 
@@ -61,8 +63,9 @@ def test_sigterm_drains_in_flight_and_exits_zero(live: gunicorn.Server, shots, f
     loaded = threading.Event()
     with ThreadPoolExecutor(1) as pool:
         # No keep-alive: every request is a new connection, so "refused" means the listener is closed.
-        load = pool.submit(run_load, live.url, shots, total=3000, concurrency=16, keepalive=False,
-                           milestones={80: loaded})
+        load = pool.submit(
+            run_load, live.url, shots, total=3000, concurrency=16, keepalive=False, milestones={80: loaded}
+        )
         assert loaded.wait(timeout=300), "load never got going"
         terminated = time.monotonic()
         live.process.terminate()
@@ -83,8 +86,15 @@ def test_sigterm_drains_in_flight_and_exits_zero(live: gunicorn.Server, shots, f
     answered = result.count("ok", "backpressure") + len(replies)
     assert tail.count('"POST /predict') == answered
     assert "Traceback" not in tail and "SIGKILL" not in tail
-    figures.add("sigterm", requests=len(result.outcomes), held_uploads_completed=len(replies),
-                answered_after_sigterm=sum(o.kind == "ok" and o.ended >= terminated for o in result.outcomes),
-                backpressure_503=result.count("backpressure"), refused=result.count("refused"),
-                reset_before_accept=result.count("dropped"), exit_code=code,
-                drain_s=round(exited - terminated, 2), graceful_timeout_s=GRACEFUL)
+    figures.add(
+        "sigterm",
+        requests=len(result.outcomes),
+        held_uploads_completed=len(replies),
+        answered_after_sigterm=sum(o.kind == "ok" and o.ended >= terminated for o in result.outcomes),
+        backpressure_503=result.count("backpressure"),
+        refused=result.count("refused"),
+        reset_before_accept=result.count("dropped"),
+        exit_code=code,
+        drain_s=round(exited - terminated, 2),
+        graceful_timeout_s=GRACEFUL,
+    )

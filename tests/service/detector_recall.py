@@ -35,13 +35,16 @@ def backgrounds() -> list[np.ndarray]:
     from skimage import data
 
     photos = [data.coffee(), data.chelsea(), data.rocket(), data.brick(), data.grass(), data.gravel()]
-    bgr = [cv2.cvtColor(p, cv2.COLOR_GRAY2BGR) if p.ndim == 2 else cv2.cvtColor(p, cv2.COLOR_RGB2BGR)
-           for p in photos]
+    bgr = [
+        cv2.cvtColor(p, cv2.COLOR_GRAY2BGR) if p.ndim == 2 else cv2.cvtColor(p, cv2.COLOR_RGB2BGR)
+        for p in photos
+    ]
     return [cv2.resize(p, SCENE[::-1], interpolation=cv2.INTER_LINEAR) for p in bgr]
 
 
-def compose(faces: list[np.ndarray], background: np.ndarray,
-            rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+def compose(
+    faces: list[np.ndarray], background: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Paste up to 9 gray face crops, one per grid cell, at random sizes; returns scene and boxes."""
     scene, boxes = background.copy(), []
     cell_h, cell_w = SCENE[0] // GRID[0], SCENE[1] // GRID[1]
@@ -51,7 +54,7 @@ def compose(faces: list[np.ndarray], background: np.ndarray,
         x = col * cell_w + int(rng.integers(0, cell_w - side))
         y = row * cell_h + int(rng.integers(0, cell_h - side))
         big = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
-        scene[y:y + side, x:x + side] = cv2.cvtColor(big, cv2.COLOR_GRAY2BGR) if big.ndim == 2 else big
+        scene[y : y + side, x : x + side] = cv2.cvtColor(big, cv2.COLOR_GRAY2BGR) if big.ndim == 2 else big
         boxes.append((x, y, side, side))
     return scene, boxes
 
@@ -75,7 +78,7 @@ def scenes(faces: list[np.ndarray], seed: int = 0) -> Iterator[tuple[np.ndarray,
     rng, bgs = np.random.default_rng(seed), backgrounds()
     per = GRID[0] * GRID[1]
     for n, start in enumerate(range(0, len(faces) - per + 1, per)):
-        yield compose(faces[start:start + per], bgs[n % len(bgs)], rng)
+        yield compose(faces[start : start + per], bgs[n % len(bgs)], rng)
 
 
 def photos() -> Iterator[tuple[np.ndarray, list]]:
@@ -86,8 +89,9 @@ def photos() -> Iterator[tuple[np.ndarray, list]]:
     yield cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2BGR), [(190, 100, 80, 100)]
 
 
-def recall(detector_name: str, samples: Iterator[tuple[np.ndarray, list]],
-           min_iou: float = 0.3) -> dict[str, float]:
+def recall(
+    detector_name: str, samples: Iterator[tuple[np.ndarray, list]], min_iou: float = 0.3
+) -> dict[str, float]:
     """Found/total faces and false detections over the samples."""
     detector = make_detector(detector_name)
     found = total = false = 0
@@ -102,8 +106,11 @@ def recall(detector_name: str, samples: Iterator[tuple[np.ndarray, list]],
 def main(argv: list[str] | None = None) -> None:
     """Print a recall table for both detectors on every available source."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fer2013", type=Path, default=Path(__file__).resolve().parents[3]
-                        / "shared" / "datasets" / "fer2013")
+    parser.add_argument(
+        "--fer2013",
+        type=Path,
+        default=Path(__file__).resolve().parents[3] / "shared" / "datasets" / "fer2013",
+    )
     parser.add_argument("--scenes", type=int, default=40, help="FER2013 scenes (9 faces each)")
     args = parser.parse_args(argv)
     sources = {"skimage photos": lambda: photos(), "LFW subset scenes": lambda: scenes(lfw_faces())}
@@ -113,8 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     for source, make in sources.items():
         for name in ("yunet", "haar"):
             r = recall(name, make())
-            print(f"{source:18s} {name:6s} recall {r['recall']:.3f} ({r['found']}/{r['faces']}), "
-                  f"false detections {r['false_detections']}")
+            print(
+                f"{source:18s} {name:6s} recall {r['recall']:.3f} ({r['found']}/{r['faces']}), "
+                f"false detections {r['false_detections']}"
+            )
 
 
 if __name__ == "__main__":

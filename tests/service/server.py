@@ -49,12 +49,25 @@ class Server:
 def start(log: Path, **env: str) -> Server:
     """Launch gunicorn with extra environment variables; returns at once (see wait_ready)."""
     port = free_port()
-    environ = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1", "THREADS": "4",
-               "LOG_LEVEL": "info", "TF_CPP_MIN_LOG_LEVEL": "2", **env}
+    environ = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKERS": "1",
+        "THREADS": "4",
+        "LOG_LEVEL": "info",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **env,
+    }
     environ.pop("PROMETHEUS_MULTIPROC_DIR", None)  # gunicorn.conf.py makes a private one
     handle = log.open("wb")
-    process = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py", "service.wsgi:app"], cwd=REPO,
-                               env=environ, stdout=handle, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(GUNICORN), "-c", "gunicorn.conf.py", "service.wsgi:app"],
+        cwd=REPO,
+        env=environ,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
     return Server(process=process, url=f"http://127.0.0.1:{port}", log=log)
 
 

@@ -67,7 +67,8 @@ def test_openapi_is_generated_from_the_schemas(client) -> None:
     spec = client.get("/openapi.json").json
     assert spec["openapi"].startswith("3.")
     assert {"/predict", "/predict/batch", "/health", "/metadata", "/v1/models/emotion", "/metrics"} <= set(
-        spec["paths"])
+        spec["paths"]
+    )
     schemas = spec["components"]["schemas"]
     assert set(schemas["PredictResponse"]["properties"]) == set(PredictResponse().fields)
     assert set(schemas["Face"]["properties"]) == set(Face().fields)

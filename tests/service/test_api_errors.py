@@ -29,21 +29,24 @@ def assert_error(response, status: int, code: str) -> dict:
     return body["error"]
 
 
-@pytest.mark.parametrize(("kwargs", "status", "code"), [
-    ({"data": b"\x00\x01garbage", "content_type": "image/png"}, 400, "invalid_image"),
-    ({"data": b"", "content_type": "image/jpeg"}, 400, "invalid_image"),
-    ({"json": {"image": "%%% not base64 %%%"}}, 400, "invalid_base64"),
-    ({"data": b"{not json", "content_type": "application/json"}, 400, "invalid_json"),
-    ({"data": png_claiming(50_000, 50_000), "content_type": "image/png"}, 413, "too_many_pixels"),
-    ({"data": b"hello", "content_type": "text/plain"}, 415, "unsupported_media_type"),
-    ({"data": b"hello"}, 415, "unsupported_media_type"),
-    ({"data": b"GIF89a" + bytes(30), "content_type": "image/gif"}, 415, "unsupported_image_format"),
-    ({"json": {"picture": "abc"}}, 422, "validation_error"),
-    ({"json": {"image": 42}}, 422, "validation_error"),
-    ({"json": ["image"]}, 422, "validation_error"),
-    ({"data": upload(b"x", field="other")}, 422, "validation_error"),
-    ({"data": {"other": "field"}}, 415, "unsupported_media_type"),  # urlencoded form
-])
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"data": b"\x00\x01garbage", "content_type": "image/png"}, 400, "invalid_image"),
+        ({"data": b"", "content_type": "image/jpeg"}, 400, "invalid_image"),
+        ({"json": {"image": "%%% not base64 %%%"}}, 400, "invalid_base64"),
+        ({"data": b"{not json", "content_type": "application/json"}, 400, "invalid_json"),
+        ({"data": png_claiming(50_000, 50_000), "content_type": "image/png"}, 413, "too_many_pixels"),
+        ({"data": b"hello", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+        ({"data": b"hello"}, 415, "unsupported_media_type"),
+        ({"data": b"GIF89a" + bytes(30), "content_type": "image/gif"}, 415, "unsupported_image_format"),
+        ({"json": {"picture": "abc"}}, 422, "validation_error"),
+        ({"json": {"image": 42}}, 422, "validation_error"),
+        ({"json": ["image"]}, 422, "validation_error"),
+        ({"data": upload(b"x", field="other")}, 422, "validation_error"),
+        ({"data": {"other": "field"}}, 415, "unsupported_media_type"),  # urlencoded form
+    ],
+)
 def test_predict_errors(client, kwargs: dict, status: int, code: str) -> None:
     """Undecodable, oversized, wrong media type and schema failures on /predict."""
     assert_error(client.post("/predict", **kwargs), status, code)
@@ -51,24 +54,31 @@ def test_predict_errors(client, kwargs: dict, status: int, code: str) -> None:
 
 def test_validation_errors_carry_details(client, face_png: bytes) -> None:
     """422 says which field failed and why."""
-    error = assert_error(client.post("/predict?detect=sometimes", data=face_png, content_type="image/png"),
-                         422, "validation_error")
+    error = assert_error(
+        client.post("/predict?detect=sometimes", data=face_png, content_type="image/png"),
+        422,
+        "validation_error",
+    )
     assert "detect" in error["details"]
 
 
-@pytest.mark.parametrize(("kwargs", "status", "code"), [
-    ({"json": {"images": []}}, 422, "validation_error"),
-    ({"json": {"images": "abc"}}, 422, "validation_error"),
-    ({"data": upload(b"x", field="image")}, 422, "validation_error"),  # the field is 'images'
-    ({"data": b"\x89PNG", "content_type": "image/png"}, 415, "unsupported_media_type"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"json": {"images": []}}, 422, "validation_error"),
+        ({"json": {"images": "abc"}}, 422, "validation_error"),
+        ({"data": upload(b"x", field="image")}, 422, "validation_error"),  # the field is 'images'
+        ({"data": b"\x89PNG", "content_type": "image/png"}, 415, "unsupported_media_type"),
+    ],
+)
 def test_batch_errors(client, kwargs: dict, status: int, code: str) -> None:
     """Whole-request failures of /predict/batch."""
     assert_error(client.post("/predict/batch", **kwargs), status, code)
 
 
-def test_batch_item_limit_is_checked_before_decoding(make_app, monkeypatch: pytest.MonkeyPatch,
-                                                     face_png: bytes) -> None:
+def test_batch_item_limit_is_checked_before_decoding(
+    make_app, monkeypatch: pytest.MonkeyPatch, face_png: bytes
+) -> None:
     """Too many items: 413 without decoding any of them."""
     client = make_app(max_batch_items=2).test_client()
     monkeypatch.setattr("service.inference.load_image", lambda *a, **k: pytest.fail("decoded"))
@@ -92,8 +102,11 @@ def test_api_key(make_app, face_png: bytes) -> None:
     """With API_KEY set: 401 without or with a wrong key; health, metrics and docs stay open."""
     client = make_app(api_key="s3cret").test_client()
     for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": "s3cre"}, {"X-API-Key": "s3cret!"}):
-        assert_error(client.post("/predict", data=face_png, content_type="image/png", headers=headers),
-                     401, "unauthorized")
+        assert_error(
+            client.post("/predict", data=face_png, content_type="image/png", headers=headers),
+            401,
+            "unauthorized",
+        )
     assert_error(client.get("/metadata"), 401, "unauthorized")
     ok = client.post("/predict", data=face_png, content_type="image/png", headers={"X-API-Key": "s3cret"})
     assert ok.status_code == 200
@@ -167,30 +180,40 @@ def test_not_ready_answers_503(make_app, face_png: bytes) -> None:
     assert health.status_code == 503 and health.json["ready"] is False
 
 
-def test_unexpected_errors_hide_the_traceback(make_app, monkeypatch: pytest.MonkeyPatch,
-                                              face_png: bytes) -> None:
+def test_unexpected_errors_hide_the_traceback(
+    make_app, monkeypatch: pytest.MonkeyPatch, face_png: bytes
+) -> None:
     """A bug becomes a 500 internal_error with no details for the client."""
     app = make_app()
     monkeypatch.setattr(app.extensions["engine"], "prepare", lambda *a: 1 / 0)
-    error = assert_error(app.test_client().post("/predict", data=face_png, content_type="image/png"),
-                         500, "internal_error")
+    error = assert_error(
+        app.test_client().post("/predict", data=face_png, content_type="image/png"), 500, "internal_error"
+    )
     assert "ZeroDivision" not in error["message"]
 
 
-@pytest.mark.parametrize(("method", "url", "status", "code"), [
-    ("get", "/nope", 404, "not_found"), ("get", "/predict", 405, "method_not_allowed"),
-    ("delete", "/health", 405, "method_not_allowed"),
-])
+@pytest.mark.parametrize(
+    ("method", "url", "status", "code"),
+    [
+        ("get", "/nope", 404, "not_found"),
+        ("get", "/predict", 405, "method_not_allowed"),
+        ("delete", "/health", 405, "method_not_allowed"),
+    ],
+)
 def test_routing_errors_are_json(client, method: str, url: str, status: int, code: str) -> None:
     """Even werkzeug's own errors use the JSON shape."""
     assert_error(getattr(client, method)(url), status, code)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.one_of(st.binary(max_size=300),
-                      st.binary(max_size=200).map(lambda b: encode(make_face(1))[:40] + b),
-                      st.binary(max_size=200).map(lambda b: b"\xff\xd8\xff" + b)),
-       content_type=st.sampled_from(["image/png", "image/jpeg", "application/octet-stream"]))
+@given(
+    data=st.one_of(
+        st.binary(max_size=300),
+        st.binary(max_size=200).map(lambda b: encode(make_face(1))[:40] + b),
+        st.binary(max_size=200).map(lambda b: b"\xff\xd8\xff" + b),
+    ),
+    content_type=st.sampled_from(["image/png", "image/jpeg", "application/octet-stream"]),
+)
 def test_fuzzed_bodies_never_500(client, data: bytes, content_type: str) -> None:
     """Random and half-valid bytes only ever get 4xx JSON errors (or a 200 if they happen to decode)."""
     response = client.post("/predict", data=data, content_type=content_type)

@@ -89,8 +89,9 @@ def test_no_face_gives_an_empty_list_and_a_flag(client) -> None:
     assert body["detection"]["used"] is True
 
 
-@pytest.mark.parametrize(("mode", "faces", "used"), [("auto", 1, False), ("never", 1, False),
-                                                      ("always", 0, True)])
+@pytest.mark.parametrize(
+    ("mode", "faces", "used"), [("auto", 1, False), ("never", 1, False), ("always", 0, True)]
+)
 def test_detect_query_parameter(client, face_png: bytes, mode: str, faces: int, used: bool) -> None:
     """detect=always runs the detector even on a 48x48 crop (too small for it to find a face)."""
     body = client.post(f"/predict?detect={mode}", data=face_png, content_type="image/png").json
@@ -99,8 +100,9 @@ def test_detect_query_parameter(client, face_png: bytes, mode: str, faces: int, 
 
 
 @pytest.mark.parametrize("form", ["multipart", "json"])
-def test_batch_keeps_order_and_isolates_bad_items(client, photo_jpeg: bytes, face_png: bytes,
-                                                  form: str) -> None:
+def test_batch_keeps_order_and_isolates_bad_items(
+    client, photo_jpeg: bytes, face_png: bytes, form: str
+) -> None:
     """A photo, a crop, garbage and a GIF: two results and two error entries, in input order."""
     items = [photo_jpeg, face_png, b"definitely not an image", b"GIF89a" + bytes(20)]
     if form == "multipart":
@@ -130,8 +132,9 @@ def test_batch_results_equal_single_results(client, face_png: bytes) -> None:
     for one, many in zip(single, batch["results"], strict=True):
         for a, b in zip(one, many["faces"], strict=True):
             assert a["label"] == b["label"]
-            np.testing.assert_allclose(list(a["probabilities"].values()), list(b["probabilities"].values()),
-                                       atol=1e-5)
+            np.testing.assert_allclose(
+                list(a["probabilities"].values()), list(b["probabilities"].values()), atol=1e-5
+            )
 
 
 def test_haar_detector_option(make_app, photo_jpeg: bytes) -> None:

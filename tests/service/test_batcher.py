@@ -46,8 +46,9 @@ def test_batched_results_equal_direct_ones() -> None:
     rng = np.random.default_rng(0)
     requests = [rng.integers(0, 255, size=(int(rng.integers(1, 5)), 3)) for _ in range(40)]
     sizes: list[int] = []
-    batcher = Batcher(square_rows, max_batch_size=8, max_wait_ms=20,
-                      on_batch=lambda size, seconds: sizes.append(size))
+    batcher = Batcher(
+        square_rows, max_batch_size=8, max_wait_ms=20, on_batch=lambda size, seconds: sizes.append(size)
+    )
     try:
         with ThreadPoolExecutor(max_workers=16) as pool:
             results = list(pool.map(lambda r: batcher.predict(list(r), timeout=30), requests))
@@ -63,8 +64,13 @@ def test_batched_results_equal_direct_ones() -> None:
 def test_one_request_larger_than_the_queue_is_fed_in_slices() -> None:
     """A crowd photo with more faces than the queue holds still gets all its answers."""
     sizes: list[int] = []
-    batcher = Batcher(square_rows, max_batch_size=4, max_wait_ms=0, queue_size=4,
-                      on_batch=lambda size, seconds: sizes.append(size))
+    batcher = Batcher(
+        square_rows,
+        max_batch_size=4,
+        max_wait_ms=0,
+        queue_size=4,
+        on_batch=lambda size, seconds: sizes.append(size),
+    )
     rows = np.arange(30).reshape(10, 3)
     try:
         np.testing.assert_array_equal(batcher.predict(rows, timeout=10), square_rows(rows))
@@ -112,11 +118,14 @@ def test_timeout_cancels_the_waiting_items(gated: tuple[Batcher, GatedModel]) ->
     assert model.sizes == [1]
 
 
-@pytest.mark.parametrize("bad_model", [
-    lambda x: np.zeros(len(x) + 1),  # one output too many
-    lambda x: np.zeros(0),  # none at all
-    lambda x: 1 / 0,  # the model itself fails
-])
+@pytest.mark.parametrize(
+    "bad_model",
+    [
+        lambda x: np.zeros(len(x) + 1),  # one output too many
+        lambda x: np.zeros(0),  # none at all
+        lambda x: 1 / 0,  # the model itself fails
+    ],
+)
 def test_model_failures_reach_the_callers_and_the_batcher_survives(bad_model) -> None:
     """Wrong output counts and exceptions are raised in each waiting request; later batches still run."""
     calls = iter([bad_model, square_rows])
@@ -159,8 +168,13 @@ def test_fixed_batcher_holds_the_batch_for_max_wait() -> None:
 def test_adaptive_batcher_waits_for_announced_work() -> None:
     """A request still preprocessing (inside incoming()) gets into the same model call."""
     sizes: list[int] = []
-    batcher = Batcher(square_rows, max_batch_size=8, max_wait_ms=60_000, adaptive=True,
-                      on_batch=lambda size, seconds: sizes.append(size))
+    batcher = Batcher(
+        square_rows,
+        max_batch_size=8,
+        max_wait_ms=60_000,
+        adaptive=True,
+        on_batch=lambda size, seconds: sizes.append(size),
+    )
     announced, submitted = threading.Event(), threading.Event()
 
     def late_request() -> np.ndarray:

@@ -62,16 +62,19 @@ def test_no_faces_in_a_face_free_photo() -> None:
     assert YuNetDetector().detect(np.ascontiguousarray(data.coffee()[:, :, ::-1])) == []
 
 
-@pytest.mark.parametrize(("mode", "size", "boxes", "calls", "used", "faces"), [
-    ("auto", 48, [], 0, False, 1),  # a FER2013-sized crop: classified whole, no detector call
-    ("auto", CROP_MAX_SIDE, [Detection(1, 1, 5, 5, 0.9)], 0, False, 1),
-    ("auto", 200, [], 1, False, 1),  # small and nothing found: whole image
-    ("auto", 200, [Detection(10, 10, 50, 50, 0.9)], 1, True, 1),
-    ("auto", 400, [], 1, True, 0),  # a real photo without faces: an empty list
-    ("always", 48, [], 1, True, 0),
-    ("always", 400, [Detection(0, 0, 40, 40, 0.8), Detection(100, 100, 60, 60, 0.7)], 1, True, 2),
-    ("never", 400, [Detection(0, 0, 40, 40, 0.8)], 0, False, 1),
-])
+@pytest.mark.parametrize(
+    ("mode", "size", "boxes", "calls", "used", "faces"),
+    [
+        ("auto", 48, [], 0, False, 1),  # a FER2013-sized crop: classified whole, no detector call
+        ("auto", CROP_MAX_SIDE, [Detection(1, 1, 5, 5, 0.9)], 0, False, 1),
+        ("auto", 200, [], 1, False, 1),  # small and nothing found: whole image
+        ("auto", 200, [Detection(10, 10, 50, 50, 0.9)], 1, True, 1),
+        ("auto", 400, [], 1, True, 0),  # a real photo without faces: an empty list
+        ("always", 48, [], 1, True, 0),
+        ("always", 400, [Detection(0, 0, 40, 40, 0.8), Detection(100, 100, 60, 60, 0.7)], 1, True, 2),
+        ("never", 400, [Detection(0, 0, 40, 40, 0.8)], 0, False, 1),
+    ],
+)
 def test_detect_modes(mode: str, size: int, boxes: list, calls: int, used: bool, faces: int) -> None:
     """detect=auto|always|never decide whether the detector runs and what is classified."""
     detector = FixedDetector(boxes)
@@ -93,8 +96,9 @@ def test_whole_crop_input_is_the_contract_resize() -> None:
     np.testing.assert_array_equal(regions.inputs[0], to_model_input(face))
 
 
-@pytest.mark.parametrize("box", [Detection(40, 40, 20, 20, None), Detection(0, 0, 30, 20, None),
-                                 Detection(85, 90, 15, 10, None)])
+@pytest.mark.parametrize(
+    "box", [Detection(40, 40, 20, 20, None), Detection(0, 0, 30, 20, None), Detection(85, 90, 15, 10, None)]
+)
 def test_crop_is_square_with_margin_even_at_the_border(box: Detection) -> None:
     """Crops grow by the margin, stay square, and are edge-padded where they leave the image."""
     image = np.arange(100 * 100, dtype=np.uint32).reshape(100, 100).astype(np.uint8)

@@ -32,8 +32,15 @@ def e2e_model_dir(request: pytest.FixtureRequest) -> Path:
 def server(e2e_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """Two workers, eight threads each; a long batch wait so concurrent requests surely meet."""
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    running = gunicorn.start(log, MODEL_DIR=str(e2e_model_dir), WORKERS="2", THREADS="8",
-                             BATCH_MAX_WAIT_MS="300", BATCH_MAX_SIZE="32", GRACEFUL_TIMEOUT="60")
+    running = gunicorn.start(
+        log,
+        MODEL_DIR=str(e2e_model_dir),
+        WORKERS="2",
+        THREADS="8",
+        BATCH_MAX_WAIT_MS="300",
+        BATCH_MAX_SIZE="32",
+        GRACEFUL_TIMEOUT="60",
+    )
     gunicorn.wait_ready(running)
     yield running
     running.stop()
@@ -63,8 +70,9 @@ def test_concurrent_requests_are_answered_and_batched(server: gunicorn.Server, i
         assert body["faces_found"] and len(body["faces"]) == 1, name
         assert body["detection"]["used"] is (name == "astronaut.jpg")
     text = httpx.get(f"{server.url}/metrics").text  # aggregated over both workers
-    assert metric(text, 'emotion_http_requests_total{endpoint="/predict",method="POST",status="200"') \
-        >= len(images)
+    assert metric(text, 'emotion_http_requests_total{endpoint="/predict",method="POST",status="200"') >= len(
+        images
+    )
     batches, faces = metric(text, "emotion_batch_size_count"), metric(text, "emotion_batch_size_sum")
     single = metric(text, 'emotion_batch_size_bucket{le="1.0"')
     assert faces >= len(images)
@@ -76,8 +84,10 @@ def test_sigterm_lets_in_flight_requests_finish(server: gunicorn.Server, images:
     body = images[0][1]
     host, port = server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=60) as sock:
-        head = (f"POST /predict?detect=never HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/jpeg\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        head = (
+            f"POST /predict?detect=never HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/jpeg\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
         sock.sendall(head + body[:10])
         in_flight = 'emotion_http_requests_in_progress{endpoint="/predict"'
         for _ in range(200):  # until the app is inside the request (waiting for the rest of the body)
@@ -99,15 +109,19 @@ def test_sigterm_lets_in_flight_requests_finish(server: gunicorn.Server, images:
 
 def corrupt_copy(source: Path, target: Path) -> Path:
     """A model folder whose graph file is garbage (metadata intact, so only TF can notice)."""
-    version = next(p for p in sorted(source.glob("*")) if (p / "saved_model.pb").exists()) \
-        if not (source / "saved_model.pb").exists() else source
+    version = (
+        next(p for p in sorted(source.glob("*")) if (p / "saved_model.pb").exists())
+        if not (source / "saved_model.pb").exists()
+        else source
+    )
     shutil.copytree(version, target / "1")
     (target / "1" / "saved_model.pb").write_bytes(b"\x08\x01not a graph" * 50)
     return target
 
 
-@pytest.mark.parametrize(("fault", "message"), [("missing", "no SavedModel found"),
-                                                ("corrupt", "cannot load SavedModel")])
+@pytest.mark.parametrize(
+    ("fault", "message"), [("missing", "no SavedModel found"), ("corrupt", "cannot load SavedModel")]
+)
 def test_startup_faults_exit_non_zero(e2e_model_dir: Path, tmp_path: Path, fault: str, message: str) -> None:
     """A missing or corrupt model: a clear log line and a non-zero exit, never a half-working server."""
     model_dir = tmp_path / "empty" if fault == "missing" else corrupt_copy(e2e_model_dir, tmp_path / "bad")

@@ -17,8 +17,13 @@ LIMITS = {"max_bytes": 10 * 1024 * 1024, "max_pixels": 10_000_000}
 
 def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
     """Insert a minimal EXIF APP1 segment carrying only the Orientation tag."""
-    tiff = (b"MM\x00*" + struct.pack(">I", 8) + struct.pack(">H", 1)
-            + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0))
+    tiff = (
+        b"MM\x00*"
+        + struct.pack(">I", 8)
+        + struct.pack(">H", 1)
+        + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)
+        + struct.pack(">I", 0)
+    )
     app1 = b"\xff\xe1" + struct.pack(">H", 2 + 6 + len(tiff)) + b"Exif\x00\x00" + tiff
     return jpeg[:2] + app1 + jpeg[2:]
 
@@ -59,7 +64,7 @@ def test_exif_orientation_is_applied() -> None:
 
 def test_sixteen_bit_png_and_alpha_are_brought_to_8bit() -> None:
     """16-bit PNGs keep their look in 8 bits; an alpha channel does not break decoding."""
-    sixteen = (make_face(3).astype(np.uint16) * 257)
+    sixteen = make_face(3).astype(np.uint16) * 257
     decoded = load_image(encode(sixteen), **LIMITS)
     assert decoded.dtype == np.uint8
     np.testing.assert_allclose(decoded.astype(int), make_face(3).astype(int), atol=1)
@@ -81,15 +86,18 @@ def test_upload_size_limit() -> None:
         load_image(encode(make_face(0)), max_bytes=100, max_pixels=10**6)
 
 
-@pytest.mark.parametrize(("data", "error", "code"), [
-    (b"", BadImage, "invalid_image"),
-    (b"hello, not an image", BadImage, "invalid_image"),
-    (b"GIF89a\x01\x00\x01\x00", UnsupportedMedia, "unsupported_image_format"),
-    (b"II*\x00" + bytes(20), UnsupportedMedia, "unsupported_image_format"),
-    (b"\xff\xd8\xff\xe0\x00\x10JFIF", BadImage, "invalid_image"),  # JPEG cut before its size
-    (b"\x89PNG\r\n\x1a\n\x00\x00", BadImage, "invalid_image"),  # PNG without IHDR
-    (png_claiming(0, 10), BadImage, "invalid_image"),
-])
+@pytest.mark.parametrize(
+    ("data", "error", "code"),
+    [
+        (b"", BadImage, "invalid_image"),
+        (b"hello, not an image", BadImage, "invalid_image"),
+        (b"GIF89a\x01\x00\x01\x00", UnsupportedMedia, "unsupported_image_format"),
+        (b"II*\x00" + bytes(20), UnsupportedMedia, "unsupported_image_format"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", BadImage, "invalid_image"),  # JPEG cut before its size
+        (b"\x89PNG\r\n\x1a\n\x00\x00", BadImage, "invalid_image"),  # PNG without IHDR
+        (png_claiming(0, 10), BadImage, "invalid_image"),
+    ],
+)
 def test_bad_bytes_raise_typed_errors(data: bytes, error: type, code: str) -> None:
     """Garbage, truncated and foreign formats map to 400/415 errors, never to an OpenCV crash."""
     with pytest.raises(error) as caught:

@@ -29,19 +29,24 @@ def assert_parity(client, model_dir: Path, paths: list[Path]) -> None:
         np.testing.assert_allclose(got, list(expected["probabilities"].values()), rtol=1e-5, atol=1e-6)
 
 
-def test_service_equals_training_predict_on_synthetic_crops(client, tiny_model_dir: Path,
-                                                           tmp_path: Path) -> None:
+def test_service_equals_training_predict_on_synthetic_crops(
+    client, tiny_model_dir: Path, tmp_path: Path
+) -> None:
     """48x48 crops in every format, gray and colour, plus a larger crop that both resize the same way."""
-    paths = [write_image(tmp_path / f"face{i}{ext}", make_face(i % 7, seed=300 + i, color=i % 2 == 1))
-             for i, ext in enumerate([".png", ".jpg", ".bmp", ".webp", ".png", ".jpg"])]
+    paths = [
+        write_image(tmp_path / f"face{i}{ext}", make_face(i % 7, seed=300 + i, color=i % 2 == 1))
+        for i, ext in enumerate([".png", ".jpg", ".bmp", ".webp", ".png", ".jpg"])
+    ]
     paths.append(write_image(tmp_path / "big.png", make_face(3, size=90, seed=9)))
     assert_parity(client, tiny_model_dir, paths)
 
 
 def test_service_equals_training_predict_on_fer2013(client, tiny_model_dir: Path, fer2013_dir: Path) -> None:
     """Real FER2013 test files (skipped when ../shared is absent)."""
-    paths = [sorted((fer2013_dir / "test" / name).glob("*.jpg"))[0]
-             for name in ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")]
+    paths = [
+        sorted((fer2013_dir / "test" / name).glob("*.jpg"))[0]
+        for name in ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+    ]
     assert_parity(client, tiny_model_dir, paths)
 
 

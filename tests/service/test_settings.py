@@ -19,11 +19,20 @@ def test_defaults_without_environment() -> None:
 
 def test_environment_values_are_parsed() -> None:
     """Numbers become numbers, names are case-insensitive, blanks mean the default."""
-    settings = Settings.from_env({
-        "MODEL_DIR": "/m", "PORT": "9001", "WORKERS": "2", "MAX_UPLOAD_MB": "2.5", "DETECTOR": "HAAR",
-        "BATCH_MAX_WAIT_MS": "0", "LOG_LEVEL": "DEBUG", "API_KEY": "s3cret", "RATE_LIMIT": "5/second",
-        "THREADS": "  ",
-    })
+    settings = Settings.from_env(
+        {
+            "MODEL_DIR": "/m",
+            "PORT": "9001",
+            "WORKERS": "2",
+            "MAX_UPLOAD_MB": "2.5",
+            "DETECTOR": "HAAR",
+            "BATCH_MAX_WAIT_MS": "0",
+            "LOG_LEVEL": "DEBUG",
+            "API_KEY": "s3cret",
+            "RATE_LIMIT": "5/second",
+            "THREADS": "  ",
+        }
+    )
     assert settings.model_dir == "/m" and settings.port == 9001 and settings.workers == 2
     assert settings.max_upload_bytes == int(2.5 * 1024 * 1024)
     assert settings.detector == "haar" and settings.log_level == "debug"
@@ -45,19 +54,22 @@ def test_tf_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings(workers=2, tf_threads=3).intra_op_threads == 3
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"PORT": "eighty"}, "PORT must be a number"),
-    ({"PORT": "0"}, "PORT must be > 0"),
-    ({"PORT": "70000"}, "PORT must be <= 65535"),
-    ({"WORKERS": "-1"}, "WORKERS must be > 0"),
-    ({"MAX_UPLOAD_MB": "0"}, "MAX_UPLOAD_MB must be > 0"),
-    ({"BATCH_MAX_WAIT_MS": "-5"}, "BATCH_MAX_WAIT_MS must be >= 0"),
-    ({"BATCH_MAX_SIZE": "64", "BATCH_QUEUE_SIZE": "8"}, "BATCH_QUEUE_SIZE must be >= BATCH_MAX_SIZE"),
-    ({"DETECTOR": "mtcnn"}, "DETECTOR must be one of yunet, haar"),
-    ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
-    ({"DETECTOR_CONFIDENCE": "1.5"}, "DETECTOR_CONFIDENCE must be in"),
-    ({"RATE_LIMIT": "lots"}, "RATE_LIMIT 'lots' is not a valid limit"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "eighty"}, "PORT must be a number"),
+        ({"PORT": "0"}, "PORT must be > 0"),
+        ({"PORT": "70000"}, "PORT must be <= 65535"),
+        ({"WORKERS": "-1"}, "WORKERS must be > 0"),
+        ({"MAX_UPLOAD_MB": "0"}, "MAX_UPLOAD_MB must be > 0"),
+        ({"BATCH_MAX_WAIT_MS": "-5"}, "BATCH_MAX_WAIT_MS must be >= 0"),
+        ({"BATCH_MAX_SIZE": "64", "BATCH_QUEUE_SIZE": "8"}, "BATCH_QUEUE_SIZE must be >= BATCH_MAX_SIZE"),
+        ({"DETECTOR": "mtcnn"}, "DETECTOR must be one of yunet, haar"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
+        ({"DETECTOR_CONFIDENCE": "1.5"}, "DETECTOR_CONFIDENCE must be in"),
+        ({"RATE_LIMIT": "lots"}, "RATE_LIMIT 'lots' is not a valid limit"),
+    ],
+)
 def test_invalid_values_fail_with_the_variable_name(env: dict[str, str], message: str) -> None:
     """Each bad value names its variable, so the startup log says what to fix."""
     with pytest.raises(SettingsError, match=message):

@@ -46,16 +46,22 @@ def drop_variables(version_dir: Path) -> None:
     shutil.rmtree(version_dir / "variables")
 
 
-@pytest.mark.parametrize(("breakage", "message"), [
-    (lambda d: shutil.rmtree(d.parent), "no SavedModel found"),
-    (lambda d: (d / "metadata.json").unlink(), "missing metadata.json"),
-    (lambda d: (d / "metadata.json").write_text("{not json"), "unreadable"),
-    (lambda d: edit_metadata(d, class_names=[]), "no valid 'class_names'"),
-    (lambda d: edit_metadata(d, class_names=["happy", "sad"]), r"shape \(2, 7\) does not match \(2, 2\)"),
-    (lambda d: edit_metadata(d, input={"image_size": 64, "channels": 1, "dtype": "uint8"}), "incompatible"),
-    (break_pb, "cannot load SavedModel"),
-    (drop_variables, "cannot load SavedModel"),
-])
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        (lambda d: shutil.rmtree(d.parent), "no SavedModel found"),
+        (lambda d: (d / "metadata.json").unlink(), "missing metadata.json"),
+        (lambda d: (d / "metadata.json").write_text("{not json"), "unreadable"),
+        (lambda d: edit_metadata(d, class_names=[]), "no valid 'class_names'"),
+        (lambda d: edit_metadata(d, class_names=["happy", "sad"]), r"shape \(2, 7\) does not match \(2, 2\)"),
+        (
+            lambda d: edit_metadata(d, input={"image_size": 64, "channels": 1, "dtype": "uint8"}),
+            "incompatible",
+        ),
+        (break_pb, "cannot load SavedModel"),
+        (drop_variables, "cannot load SavedModel"),
+    ],
+)
 def test_broken_model_dirs_fail_clearly(model_copy: Path, breakage, message: str) -> None:
     """Each fault raises ModelDirError naming the problem (wsgi turns it into a non-zero exit)."""
     breakage(model_copy)

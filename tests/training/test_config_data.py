@@ -48,8 +48,17 @@ def test_unknown_config_file_keys_are_rejected(tmp_path) -> None:
 def manifest_frame() -> pd.DataFrame:
     rows = []
     for label, n in (("a", 50), ("b", 10), ("c", 40)):
-        rows += [{"path": f"{label}{i}", "split": "train", "label": label, "status": "ok",
-                  "sha256": f"{label}{i}", "blank": i == 0} for i in range(n)]
+        rows += [
+            {
+                "path": f"{label}{i}",
+                "split": "train",
+                "label": label,
+                "status": "ok",
+                "sha256": f"{label}{i}",
+                "blank": i == 0,
+            }
+            for i in range(n)
+        ]
     rows += [{"path": "t0", "split": "test", "label": "a", "status": "ok", "sha256": "a1", "blank": False}]
     return pd.DataFrame(rows)
 
@@ -79,7 +88,8 @@ def test_class_weights_modes() -> None:
     balanced = class_weights(labels, ["a", "b"], "balanced")
     assert balanced == pytest.approx({0: 40 / 60, 1: 40 / 20})
     assert class_weights(labels, ["a", "b"], "sqrt") == pytest.approx(
-        {k: np.sqrt(v) for k, v in balanced.items()})
+        {k: np.sqrt(v) for k, v in balanced.items()}
+    )
 
 
 def test_oversample_equalises_classes() -> None:
@@ -94,7 +104,13 @@ def test_augmentation_is_inactive_at_inference_and_active_in_training() -> None:
     np.testing.assert_array_equal(np.asarray(augmenter(x, training=False)), x)
     assert not np.allclose(np.asarray(augmenter(x, training=True)), x)
     assert [layer.name.split("_")[0] for layer in augmenter.layers] == [
-        "random", "random", "random", "random", "random", "random"]
+        "random",
+        "random",
+        "random",
+        "random",
+        "random",
+        "random",
+    ]
     assert len(make_augmenter(TrainConfig(augment=("flip",))).layers) == 1
 
 

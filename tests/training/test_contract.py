@@ -49,15 +49,20 @@ def test_jpeg_exif_orientation_is_applied() -> None:
     # A 2x1-ratio image tagged "rotate 90": decoding must return it upright (1x2).
     wide = np.zeros((20, 40, 3), np.uint8)
     jpeg = bytearray(encode(wide, ".jpg"))
-    exif = (b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01"
-            b"\x00\x06\x00\x00\x00\x00\x00\x00")
+    exif = (
+        b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01"
+        b"\x00\x06\x00\x00\x00\x00\x00\x00"
+    )
     segment = b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif
     tagged = bytes(jpeg[:2]) + segment + bytes(jpeg[2:])
     assert decode_image(tagged).shape[:2] == (40, 20)
 
 
-@pytest.mark.parametrize("data", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20],
-                         ids=["empty", "text", "png-header-only"])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20],
+    ids=["empty", "text", "png-header-only"],
+)
 def test_undecodable_bytes_raise_typed_error(data: bytes) -> None:
     with pytest.raises(ImageDecodeError):
         decode_image(data)

@@ -20,7 +20,11 @@ def test_fer2013_report_finds_known_problems(fer2013_dir: Path) -> None:
     assert report["totals"] == {"train": 28709, "test": 7178}
     dup = report["duplicates"]  # numbers from ../shared/datasets/fer2013/SOURCE.md
     assert (dup["groups"], dup["extra_files"], dup["across_train_test"], dup["conflicting_labels"]) == (
-        1516, 1853, 531, 57)
+        1516,
+        1853,
+        531,
+        57,
+    )
     assert sum(report["blank"]["paths"][i].count("/train/") for i in range(report["blank"]["count"])) == 12
 
 

@@ -18,9 +18,31 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def train_command(data: Path, tmp: Path) -> list[str]:
-    return [sys.executable, "-m", "training.train", "--data-dir", str(data), "--run-dir", str(tmp / "run"),
-            "--model-dir", str(tmp / "models"), "--epochs", "4", "--batch-size", "4", "--width", "4",
-            "--depth", "2", "--dense-units", "8", "--tta", "none", "--patience", "10"]
+    return [
+        sys.executable,
+        "-m",
+        "training.train",
+        "--data-dir",
+        str(data),
+        "--run-dir",
+        str(tmp / "run"),
+        "--model-dir",
+        str(tmp / "models"),
+        "--epochs",
+        "4",
+        "--batch-size",
+        "4",
+        "--width",
+        "4",
+        "--depth",
+        "2",
+        "--dense-units",
+        "8",
+        "--tta",
+        "none",
+        "--patience",
+        "10",
+    ]
 
 
 def history_rows(run: Path) -> int:
@@ -28,16 +50,21 @@ def history_rows(run: Path) -> int:
     return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
 
 
-@pytest.mark.parametrize("sig", [
-    signal.SIGKILL,
-    # Ctrl-C at an epoch end is covered in-process (test_train_export); mid-epoch it is slow.
-    pytest.param(signal.SIGINT, marks=pytest.mark.slow),
-], ids=["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize(
+    "sig",
+    [
+        signal.SIGKILL,
+        # Ctrl-C at an epoch end is covered in-process (test_train_export); mid-epoch it is slow.
+        pytest.param(signal.SIGINT, marks=pytest.mark.slow),
+    ],
+    ids=["SIGKILL", "SIGINT"],
+)
 def test_killed_training_resumes_with_make_train_semantics(tmp_path: Path, sig: signal.Signals) -> None:
     data = make_dataset(tmp_path / "data", per_class=40, test_per_class=2)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(train_command(data, tmp_path), cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        train_command(data, tmp_path), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
     while history_rows(tmp_path / "run") < 1 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -48,8 +75,9 @@ def test_killed_training_resumes_with_make_train_semantics(tmp_path: Path, sig: 
     assert 1 <= done < 4
     assert not (tmp_path / "models").exists()
 
-    resumed = subprocess.run(train_command(data, tmp_path), cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=600)
+    resumed = subprocess.run(
+        train_command(data, tmp_path), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     import pandas as pd
 

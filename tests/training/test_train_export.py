@@ -16,9 +16,18 @@ from tests.synthetic import make_face
 from training import callbacks as cb
 from training.savedmodel import load_predict_fn
 
-EVAL_FILES = {"metrics.json", "classification_report.txt", "confusion_matrix.csv",
-              "confusion_matrix_normalized.csv", "confusion_matrix.png", "training_curves.png",
-              "dataset_report.json", "dataset_counts.csv", "dataset_counts.png", "history.csv"}
+EVAL_FILES = {
+    "metrics.json",
+    "classification_report.txt",
+    "confusion_matrix.csv",
+    "confusion_matrix_normalized.csv",
+    "confusion_matrix.png",
+    "training_curves.png",
+    "dataset_report.json",
+    "dataset_counts.csv",
+    "dataset_counts.png",
+    "history.csv",
+}
 
 
 def faces(n: int = 14) -> np.ndarray:
@@ -84,10 +93,26 @@ def test_evaluation_writes_every_artefact(tiny_model_dir: Path) -> None:
 def test_evaluate_cli_on_unseen_folder(tiny_model_dir: Path, tiny_dataset: Path, tmp_path) -> None:
     from training.evaluate import main
 
-    assert main(["--model-dir", str(tiny_model_dir.parent), "--data-dir", str(tiny_dataset),
-                 "--out", str(tmp_path / "eval")]) == 0
-    expected = EVAL_FILES - {"training_curves.png", "dataset_report.json", "dataset_counts.csv",
-                             "dataset_counts.png", "history.csv"}
+    assert (
+        main(
+            [
+                "--model-dir",
+                str(tiny_model_dir.parent),
+                "--data-dir",
+                str(tiny_dataset),
+                "--out",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 0
+    )
+    expected = EVAL_FILES - {
+        "training_curves.png",
+        "dataset_report.json",
+        "dataset_counts.csv",
+        "dataset_counts.png",
+        "history.csv",
+    }
     assert expected <= {p.name for p in (tmp_path / "eval").iterdir()}
 
 
@@ -143,9 +168,25 @@ def test_predict_cli(tiny_model_dir: Path, tiny_dataset: Path, capsys) -> None:
 def test_publish_cli_exports_a_checkpoint(tiny_model_dir: Path, tiny_dataset: Path, tmp_path) -> None:
     from training.publish import main
 
-    assert main(["--checkpoint", str(tiny_model_dir / "model.keras"), "--data-dir", str(tiny_dataset),
-                 "--model-dir", str(tmp_path / "models"), "--version", "3", "--tta", "none",
-                 "--run-dir", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "--checkpoint",
+                str(tiny_model_dir / "model.keras"),
+                "--data-dir",
+                str(tiny_dataset),
+                "--model-dir",
+                str(tmp_path / "models"),
+                "--version",
+                "3",
+                "--tta",
+                "none",
+                "--run-dir",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     assert read_metadata(tmp_path / "models" / "3")["training"]["checkpoint"].endswith("model.keras")
 
 
@@ -167,8 +208,25 @@ def test_train_cli_reports_dataset_errors(tmp_path, capsys, layout, message) -> 
 def test_tune_writes_results_table(tiny_dataset: Path, tmp_path) -> None:
     from training.tune import main
 
-    assert main(["--data-dir", str(tiny_dataset), "--trials", "2", "--epochs", "1", "--depth", "2",
-                 "--dense-units", "8", "--out", str(tmp_path / "tune")]) == 0
+    assert (
+        main(
+            [
+                "--data-dir",
+                str(tiny_dataset),
+                "--trials",
+                "2",
+                "--epochs",
+                "1",
+                "--depth",
+                "2",
+                "--dense-units",
+                "8",
+                "--out",
+                str(tmp_path / "tune"),
+            ]
+        )
+        == 0
+    )
     table = (tmp_path / "tune" / "results.csv").read_text().splitlines()
     assert table[0].split(",") == ["trial", "learning_rate", "dropout", "width", "batch_size", "val_accuracy"]
     assert len(table) == 3
