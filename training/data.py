@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 import pandas as pd
@@ -107,11 +105,6 @@ def make_dataset(
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def steps(frame: pd.DataFrame, batch_size: int) -> int:
-    """Batches per epoch for a frame."""
-    return math.ceil(len(frame) / batch_size)
 
 
 def load_arrays(frame: pd.DataFrame, class_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
