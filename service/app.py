@@ -7,6 +7,7 @@ import logging
 
 import cv2
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import api, errors, inference, metrics, pages, security
 from service.devices import configure_devices
@@ -37,6 +38,12 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     warm_up(predictor)  # before the app exists, so no request can see a cold or broken model
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
+    if settings.trusted_proxies:  # rate limits and logs then see the real client behind nginx
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+            x_proto=settings.trusted_proxies,
+        )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + api.OVERHEAD
     app.json.sort_keys = False  # type: ignore[attr-defined]  # probabilities keep the model's class order
     app.extensions["settings"] = settings

@@ -48,6 +48,9 @@ class Settings:
     detector: str = "yunet"
     detector_confidence: float = 0.6
     rate_limit: str = ""
+    # Reverse proxies in front (nginx in compose = 1) whose X-Forwarded-For is trusted for the
+    # client address; 0 = the socket peer, so a direct client cannot spoof its address.
+    trusted_proxies: int = 0
     tf_threads: int = 0  # 0 = CPU cores / workers
 
     @property
@@ -93,7 +96,7 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be > 0, got {getattr(self, name)}")
-        for name in ("graceful_timeout", "batch_max_wait_ms", "tf_threads"):
+        for name in ("graceful_timeout", "batch_max_wait_ms", "tf_threads", "trusted_proxies"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name.upper()} must be >= 0, got {getattr(self, name)}")
         if self.port > 65535:

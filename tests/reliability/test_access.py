@@ -103,6 +103,26 @@ def test_rate_limit_is_per_client(env_app) -> None:
     )
 
 
+@pytest.mark.parametrize(("trusted", "expect_second_client"), [("1", 200), ("0", 429)])
+def test_rate_limit_behind_a_proxy_uses_x_forwarded_for_only_when_trusted(
+    env_app, trusted: str, expect_second_client: int
+) -> None:
+    """Behind nginx every request comes from the proxy: TRUSTED_PROXIES=1 keys on the real client."""
+    client = env_app(RATE_LIMIT="1/minute", TRUSTED_PROXIES=trusted)
+
+    def call(forwarded_for: str):
+        return client.post(
+            "/predict",
+            data=FACE,
+            content_type="image/png",
+            headers={"X-Forwarded-For": forwarded_for},
+            environ_base={"REMOTE_ADDR": "10.9.9.9"},  # the proxy
+        )
+
+    assert call("203.0.113.1").status_code == 200
+    assert call("203.0.113.2").status_code == expect_second_client
+
+
 def test_batch_and_metadata_share_the_budget(env_app) -> None:
     """Every work endpoint draws on the same per-client limit."""
     client = env_app(RATE_LIMIT="2/minute")
