@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import os
 from pathlib import Path
 
 import keras
 import pandas as pd
 
 from training.config import TrainConfig
+
+log = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.csv"
 BEST_FILE = "best.keras"
@@ -24,6 +29,38 @@ def read_history(run_dir: str | Path) -> pd.DataFrame:
     return history.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
 
 
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose files are replaced atomically.
+
+    Keras writes the backup in place: a SIGKILL during that write (right after an epoch)
+    leaves a truncated .h5 and the next `make train` dies reading it. Writing to a temporary
+    file and renaming it means the backup is always the last complete one.
+    Uses Keras 3's private paths and counters; tests/training/test_kill_resume.py covers it.
+    """
+
+    def _save_model(self) -> None:
+        os.makedirs(self.backup_dir, exist_ok=True)
+        partial = os.path.join(self.backup_dir, "partial.weights.h5")
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, self._weights_path)
+        metadata = self._training_metadata_path + ".partial"
+        with open(metadata, "w") as handle:
+            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, handle)
+        os.replace(metadata, self._training_metadata_path)
+
+
+def load_best(run_dir: str | Path) -> keras.Model | None:
+    """The best-epoch checkpoint of a run, or None when there is none or it is unreadable."""
+    path = Path(run_dir) / BEST_FILE
+    if not path.exists():
+        return None
+    try:
+        return keras.models.load_model(path)
+    except (OSError, ValueError) as exc:  # e.g. killed while ModelCheckpoint was writing it
+        log.warning("ignoring unreadable checkpoint %s (%s): using the in-memory best weights", path, exc)
+        return None
+
+
 def prepare_run_dir(run_dir: str | Path) -> bool:
     """Create the run folder; return True when resuming an interrupted run.
 
@@ -31,7 +68,8 @@ def prepare_run_dir(run_dir: str | Path) -> bool:
     finished run are cleared rather than mixed into the new one.
     """
     run = Path(run_dir)
-    resuming = (run / BACKUP_DIR).is_dir() and any((run / BACKUP_DIR).iterdir())
+    backup = run / BACKUP_DIR
+    resuming = backup.is_dir() and any(not p.name.startswith("partial") for p in backup.iterdir())
     run.mkdir(parents=True, exist_ok=True)
     if not resuming:
         for name in (HISTORY_FILE, BEST_FILE):
@@ -81,7 +119,7 @@ def make_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
         ),
         lr_callback(config),
         # Last, so the epoch is fully logged and checkpointed before it counts as done.
-        keras.callbacks.BackupAndRestore(str(run / BACKUP_DIR)),
+        AtomicBackupAndRestore(str(run / BACKUP_DIR)),
     ]
     if config.tensorboard:
         callbacks.insert(0, keras.callbacks.TensorBoard(str(run / "tensorboard")))

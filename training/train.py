@@ -77,9 +77,10 @@ def train(config: TrainConfig) -> Path:
         verbose=1,
     )
     train_seconds = time.monotonic() - started
-    best = run_dir / cb.BEST_FILE
-    if best.exists():  # the best validation epoch, even across resumed runs
-        model = keras.models.load_model(best)
+    # The best validation epoch, even across resumed runs (EarlyStopping only knows this session).
+    best = cb.load_best(run_dir)
+    if best is not None:
+        model = best
 
     return publish(model, config, manifest, report, {"seconds_this_session": round(train_seconds)})
 

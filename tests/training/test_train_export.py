@@ -230,3 +230,23 @@ def test_tune_writes_results_table(tiny_dataset: Path, tmp_path) -> None:
     table = (tmp_path / "tune" / "results.csv").read_text().splitlines()
     assert table[0].split(",") == ["trial", "learning_rate", "dropout", "width", "batch_size", "val_accuracy"]
     assert len(table) == 3
+
+
+def test_backup_survives_a_kill_during_its_own_write(tmp_path, monkeypatch) -> None:
+    """A crash while the backup is being written leaves the previous complete backup in place."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    backup = cb.AtomicBackupAndRestore(str(tmp_path))
+    backup.set_model(model)
+    backup.on_epoch_end(0)
+    complete = (tmp_path / "latest.weights.h5").read_bytes()
+
+    def killed_mid_write(filepath, overwrite=True):
+        Path(filepath).write_bytes(b"\x89HDF truncated")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model, "save_weights", killed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        backup.on_epoch_end(1)
+    assert (tmp_path / "latest.weights.h5").read_bytes() == complete
+    assert json.loads((tmp_path / "training_metadata.json").read_text())["epoch"] == 1
