@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import keras
 import numpy as np
 import pandas as pd
@@ -49,24 +51,39 @@ def oversample(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     return pd.concat(parts).sample(frac=1.0, random_state=seed)
 
 
-def make_augmenter(config: TrainConfig) -> keras.Sequential:
+def stream_seed(config: TrainConfig, epochs_done: int) -> int:
+    """Seed for the shuffle order and augmentations of one training session.
+
+    tf.data's shuffle and Keras' Random* layers restart their streams in every process, so
+    a resumed run (or a warm restart from another run's checkpoint) with config.seed would
+    replay exactly the batches and augmentations of epochs the model has already fitted.
+    Fresh runs keep config.seed, so they stay reproducible.
+    """
+    if epochs_done == 0 and not config.init_from:
+        return config.seed
+    return zlib.crc32(f"{config.seed}:{epochs_done}:{config.init_from}".encode()) % 2**31
+
+
+def make_augmenter(config: TrainConfig, seed: int | None = None) -> keras.Sequential:
     """Keras preprocessing layers; they only act when called with training=True."""
-    seed = config.seed
+    base = config.seed if seed is None else seed
     options = {
-        "flip": lambda: keras.layers.RandomFlip("horizontal", seed=seed),
-        "rotate": lambda: keras.layers.RandomRotation(
-            config.rotation_deg / 360.0, fill_mode="reflect", seed=seed
+        "flip": lambda s: keras.layers.RandomFlip("horizontal", seed=s),
+        "rotate": lambda s: keras.layers.RandomRotation(
+            config.rotation_deg / 360.0, fill_mode="reflect", seed=s
         ),
-        "zoom": lambda: keras.layers.RandomZoom((-config.zoom, config.zoom), fill_mode="reflect", seed=seed),
-        "translate": lambda: keras.layers.RandomTranslation(
-            config.translate, config.translate, fill_mode="reflect", seed=seed
+        "zoom": lambda s: keras.layers.RandomZoom((-config.zoom, config.zoom), fill_mode="reflect", seed=s),
+        "translate": lambda s: keras.layers.RandomTranslation(
+            config.translate, config.translate, fill_mode="reflect", seed=s
         ),
-        "brightness": lambda: keras.layers.RandomBrightness(
-            config.brightness, value_range=(0, 255), seed=seed
+        "brightness": lambda s: keras.layers.RandomBrightness(
+            config.brightness, value_range=(0, 255), seed=s
         ),
-        "contrast": lambda: keras.layers.RandomContrast(config.contrast, value_range=(0, 255), seed=seed),
+        "contrast": lambda s: keras.layers.RandomContrast(config.contrast, value_range=(0, 255), seed=s),
     }
-    return keras.Sequential([options[name]() for name in config.augment], name="augment")
+    # One seed per layer: equal seeds would make e.g. rotation and zoom draw the same numbers.
+    layers = [options[name](base + i) for i, name in enumerate(config.augment)]
+    return keras.Sequential(layers, name="augment")
 
 
 def _load(path: tf.Tensor) -> tf.Tensor:
@@ -83,6 +100,7 @@ def make_dataset(
     *,
     training: bool,
     augmenter: keras.Sequential | None = None,
+    seed: int | None = None,
 ) -> tf.data.Dataset:
     """Batched (float32 image, one-hot label) dataset; shuffled and augmented only for training."""
     index = {name: i for i, name in enumerate(class_names)}
@@ -91,7 +109,9 @@ def make_dataset(
     ds = ds.map(lambda p, y: (_load(p), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.cache()  # decode once; every later epoch reads 48x48 uint8 tensors from memory
     if training:
-        ds = ds.shuffle(min(len(frame), 30_000), seed=config.seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(
+            min(len(frame), 30_000), seed=config.seed if seed is None else seed, reshuffle_each_iteration=True
+        )
     ds = ds.batch(config.batch_size)
     num_classes = len(class_names)
 

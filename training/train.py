@@ -22,7 +22,14 @@ def train(config: TrainConfig) -> Path:
     import keras
 
     from training import callbacks as cb
-    from training.data import class_weights, make_augmenter, make_dataset, oversample, split_train_val
+    from training.data import (
+        class_weights,
+        make_augmenter,
+        make_dataset,
+        oversample,
+        split_train_val,
+        stream_seed,
+    )
     from training.devices import configure_devices
     from training.manifest import build_manifest
     from training.manifest import class_names as get_class_names
@@ -30,11 +37,13 @@ def train(config: TrainConfig) -> Path:
     from training.publish import publish
     from training.report import dataset_report, format_report, save_report
 
-    keras.utils.set_random_seed(config.seed)
     strategy = configure_devices(config.mixed_precision)
     run_dir = Path(config.run_dir)
     resuming = cb.prepare_run_dir(run_dir)
     log.info("%s run in %s", "resuming" if resuming else "starting", run_dir)
+    # Also drives dropout masks and weight init (the latter only matters for fresh runs).
+    seed = stream_seed(config, len(cb.read_history(run_dir)))
+    keras.utils.set_random_seed(seed)
 
     manifest = build_manifest(config.data_dir)
     manifest.to_csv(run_dir / "manifest.csv", index=False)
@@ -45,16 +54,19 @@ def train(config: TrainConfig) -> Path:
     train_df, val_df = split_train_val(manifest, config)
     weights = class_weights(train_df.label, class_names, config.class_weight)
     if config.oversample:
-        train_df = oversample(train_df, config.seed)
+        train_df = oversample(train_df, seed)
     log.info(
-        "train %d, validation %d, classes %s, class weights %s",
+        "train %d, validation %d, classes %s, class weights %s, data seed %d",
         len(train_df),
         len(val_df),
         class_names,
         weights,
+        seed,
     )
 
-    train_ds = make_dataset(train_df, class_names, config, training=True, augmenter=make_augmenter(config))
+    train_ds = make_dataset(
+        train_df, class_names, config, training=True, augmenter=make_augmenter(config, seed), seed=seed
+    )
     if config.steps_per_epoch:
         train_ds = train_ds.repeat()
     val_ds = make_dataset(val_df, class_names, config, training=False)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from training.config import TrainConfig, add_arguments, config_from_args
-from training.data import class_weights, make_augmenter, oversample, split_train_val
+from training.data import class_weights, make_augmenter, oversample, split_train_val, stream_seed
 
 
 def parse(*argv: str) -> TrainConfig:
@@ -112,6 +112,27 @@ def test_augmentation_is_inactive_at_inference_and_active_in_training() -> None:
         "random",
     ]
     assert len(make_augmenter(TrainConfig(augment=("flip",))).layers) == 1
+
+
+def test_stream_seed_is_fresh_for_every_resumed_or_warm_started_session() -> None:
+    fresh = TrainConfig(seed=5)
+    warm = TrainConfig(seed=5, init_from="models/emotion/1/model.keras")
+    seeds = [stream_seed(fresh, 0), stream_seed(fresh, 3), stream_seed(fresh, 4), stream_seed(warm, 0)]
+    assert seeds[0] == 5  # a fresh run is exactly reproducible from config.seed
+    assert len(set(seeds)) == 4  # a resumed session must not replay epochs already fitted
+    assert stream_seed(fresh, 3) == seeds[1]  # ...but is itself deterministic
+    assert all(0 <= s < 2**31 for s in seeds)
+
+
+def test_augmentation_stream_follows_the_seed() -> None:
+    x = np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 1)).astype("float32")
+    config = TrainConfig(augment=("rotate", "zoom"))
+
+    def draw(seed: int) -> np.ndarray:
+        return np.asarray(make_augmenter(config, seed)(x, training=True))
+
+    np.testing.assert_allclose(draw(11), draw(11))
+    assert not np.allclose(draw(11), draw(12))
 
 
 def test_cosine_schedule_holds_then_decays_to_min_lr() -> None:
