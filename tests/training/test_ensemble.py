@@ -1,0 +1,101 @@
+"""Ensembles: exact averaging, save/load, validation-only selection, export through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from contract.modeldir import read_metadata
+from tests.conftest import tiny_config
+from training.ensemble import accuracy, build_ensemble, main, members_of
+from training.model import make_model
+from training.savedmodel import load_predict_fn
+
+
+def _members(tmp_path: Path, tiny_dataset: Path, n: int = 2, classes: int = 7) -> list[keras.Model]:
+    config = tiny_config(tmp_path, tiny_dataset)
+    # Different seeds -> different random weights, so averaging is observable.
+    models = []
+    for seed in range(n):
+        keras.utils.set_random_seed(seed)
+        models.append(make_model(config, classes))
+    return models
+
+
+@pytest.fixture
+def faces() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (5, 48, 48, 1), dtype=np.uint8)
+
+
+def test_output_is_the_mean_of_the_members(tmp_path, tiny_dataset, faces) -> None:
+    members = _members(tmp_path, tiny_dataset, n=3)
+    x = faces.astype("float32")
+    expected = np.mean([np.asarray(m(x, training=False)) for m in members], axis=0)
+    ensemble = build_ensemble(members)
+    np.testing.assert_allclose(np.asarray(ensemble(x)), expected, rtol=1e-5, atol=1e-6)
+    assert [m.name for m in members_of(ensemble)] == ["member_1", "member_2", "member_3"]
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [((1, 7), "at least two"), ((2, None), "number of classes")],
+)
+def test_rejects_bad_member_sets(tmp_path, tiny_dataset, shape, message) -> None:
+    n, classes = shape
+    members = _members(tmp_path, tiny_dataset, n=n)
+    if classes is None:
+        members.append(make_model(tiny_config(tmp_path, tiny_dataset), 5))
+    with pytest.raises(ValueError, match=message):
+        build_ensemble(members)
+
+
+def test_save_and_load_round_trip(tmp_path, tiny_dataset, faces) -> None:
+    ensemble = build_ensemble(_members(tmp_path, tiny_dataset))
+    ensemble.save(tmp_path / "e.keras")
+    loaded = keras.models.load_model(tmp_path / "e.keras")
+    x = faces.astype("float32")
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(ensemble(x)), rtol=1e-5, atol=1e-6)
+    assert len(members_of(loaded)) == 2
+
+
+def test_accuracy_counts_what_the_signature_computes(tmp_path, tiny_dataset, faces) -> None:
+    model = _members(tmp_path, tiny_dataset, n=1)[0]
+    x = faces.astype("float32")
+    both = (np.asarray(model(x)) + np.asarray(model(x[:, :, ::-1, :]))) / 2
+    labels = both.argmax(axis=1)
+    assert accuracy(model, faces, labels, "flip") == 1.0
+    assert accuracy(model, faces, (labels + 1) % 7, "flip") == 0.0
+
+
+def test_cli_publishes_an_ensemble_that_serves_the_mean(tmp_path, tiny_dataset, faces, capsys) -> None:
+    paths = []
+    for i, member in enumerate(_members(tmp_path, tiny_dataset)):
+        paths += ["--member", str(tmp_path / f"m{i}.keras")]
+        member.save(paths[-1])
+    common = ["--data-dir", str(tiny_dataset), "--model-dir", str(tmp_path / "models")]
+    common += ["--run-dir", str(tmp_path / "run"), "--tta", "flip", "--version", "4"]
+
+    assert main(paths + common) == 0  # compare only: nothing exported
+    printed = capsys.readouterr().out
+    assert printed.count("validation accuracy") == 3 and "ensemble (mean)" in printed
+    assert not (tmp_path / "models").exists()
+
+    assert main(paths + common + ["--publish"]) == 0
+    version_dir = tmp_path / "models" / "4"
+    table = read_metadata(version_dir)["training"]["ensemble"]
+    assert [row["checkpoint"] for row in table["members"]] == paths[1::2]
+    assert 0.0 <= table["val_accuracy"] <= 1.0
+    assert "accuracy" in read_metadata(version_dir)["metrics"]
+
+    members = [keras.models.load_model(p) for p in paths[1::2]]
+    x = faces.astype("float32")
+    expected = np.mean([(np.asarray(m(x)) + np.asarray(m(x[:, :, ::-1, :]))) / 2 for m in members], axis=0)
+    np.testing.assert_allclose(load_predict_fn(version_dir)(faces), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_cli_needs_two_members(tmp_path, tiny_dataset, capsys) -> None:
+    assert main(["--member", "a.keras", "--data-dir", str(tiny_dataset)]) == 2
+    assert "at least twice" in capsys.readouterr().err
