@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv browser-deps test test-slow lint format train evaluate tune export predict serve clean
+.PHONY: help venv browser-deps test test-slow lint format train evaluate tune ensemble export predict serve clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ evaluate: venv ## evaluate an exported model on DATA_DIR/test: MODEL_DIR=... DAT
 
 tune: venv ## hyperparameter search (keras-tuner): DATA_DIR=... [ARGS="--trials 8 --epochs 3"]
 	$(PY) -m training.tune --data-dir $(DATA_DIR) $(ARGS)
+
+ensemble: venv ## compare checkpoints and their average on validation; add --publish to export: ARGS="--member a.keras --member b.keras --config f.toml"
+	$(PY) -m training.ensemble --data-dir $(DATA_DIR) $(ARGS)
 
 export: venv ## publish a .keras checkpoint as a model version: ARGS="--checkpoint runs/x/best.keras --config f.toml" DATA_DIR=...
 	$(PY) -m training.publish --data-dir $(DATA_DIR) $(ARGS)

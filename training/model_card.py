@@ -52,6 +52,26 @@ def class_notes(meta: dict[str, Any]) -> str:
     )
 
 
+def ensemble_section(training: dict[str, Any], tta: str | None) -> str:
+    """Members of an ensemble and their validation accuracy (empty for a single network)."""
+    table = training.get("ensemble")
+    if not table:
+        return ""
+    rows = "\n".join(f"| `{row['checkpoint']}` | {row['val_accuracy']:.4f} |" for row in table["members"])
+    passes = len(table["members"]) * (2 if tta == "flip" else 1)
+    return f"""
+## Ensemble
+The exported model averages the softmax outputs of {len(table["members"])} networks of the same
+architecture ({passes} forward passes per face with the `{tta}` test-time augmentation).
+They were compared on the {table["validation_images"]} validation images only:
+
+| member checkpoint | validation accuracy |
+|---|---:|
+{rows}
+| **mean of the members** | **{table["val_accuracy"]:.4f}** |
+"""
+
+
 def render(version_dir: Path, notes: str = "") -> str:
     """The model card text."""
     meta = read_metadata(version_dir)
@@ -103,7 +123,7 @@ Confusion matrix: `evaluation/confusion_matrix.png`; curves: `evaluation/trainin
 Config file `training/configs/fer2013.toml` (full config in `metadata.json`); key flags:
 `{flags}`. Epochs run: {training.get("epochs_run")}; best validation accuracy
 {training.get("best_val_accuracy")}.
-{notes}
+{ensemble_section(training, meta.get("tta"))}{notes}
 ## Limitations
 - FER2013 labels are noisy (human agreement ≈ 65%); 57 byte-identical images carry different
   labels, and 531 images appear in both train and test in the original release.

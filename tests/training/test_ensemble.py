@@ -12,6 +12,7 @@ from contract.modeldir import read_metadata
 from tests.conftest import tiny_config
 from training.ensemble import accuracy, build_ensemble, main, members_of
 from training.model import make_model
+from training.model_card import render
 from training.savedmodel import load_predict_fn
 
 
@@ -89,6 +90,10 @@ def test_cli_publishes_an_ensemble_that_serves_the_mean(tmp_path, tiny_dataset, 
     assert [row["checkpoint"] for row in table["members"]] == paths[1::2]
     assert 0.0 <= table["val_accuracy"] <= 1.0
     assert "accuracy" in read_metadata(version_dir)["metrics"]
+
+    card = render(version_dir)
+    assert "## Ensemble" in card and "4 forward passes" in card
+    assert all(f"`{path}`" in card for path in paths[1::2])
 
     members = [keras.models.load_model(p) for p in paths[1::2]]
     x = faces.astype("float32")

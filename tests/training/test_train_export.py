@@ -250,3 +250,17 @@ def test_backup_survives_a_kill_during_its_own_write(tmp_path, monkeypatch) -> N
         backup.on_epoch_end(1)
     assert (tmp_path / "latest.weights.h5").read_bytes() == complete
     assert json.loads((tmp_path / "training_metadata.json").read_text())["epoch"] == 1
+
+
+def test_model_card_numbers_come_from_the_metadata(tiny_model_dir: Path, tmp_path) -> None:
+    from training.model_card import main, render
+
+    meta = read_metadata(tiny_model_dir)
+    card = render(tiny_model_dir, notes="RUN NOTES")
+    assert f"**{meta['metrics']['accuracy']:.2%}** of {meta['metrics']['samples']}" in card
+    for name, row in meta["metrics"]["per_class"].items():
+        assert f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} |" in card
+    assert "RUN NOTES" in card and "## Ensemble" not in card
+    notes = tmp_path / "notes.md"
+    notes.write_text("from a file")
+    assert main([str(tiny_model_dir), "--notes", str(notes)]) == 0
