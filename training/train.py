@@ -31,6 +31,7 @@ def train(config: TrainConfig) -> Path:
         stream_seed,
     )
     from training.devices import configure_devices
+    from training.ensemble import ENSEMBLE_NAME
     from training.manifest import build_manifest
     from training.manifest import class_names as get_class_names
     from training.model import compile_model, make_model
@@ -74,6 +75,14 @@ def train(config: TrainConfig) -> Path:
         if config.init_from:
             log.info("continuing from checkpoint %s", config.init_from)
             model = keras.models.load_model(config.init_from)
+            if model.name == ENSEMBLE_NAME:
+                raise ModelDirError(
+                    f"{config.init_from} is an ensemble; continue from one member's checkpoint"
+                )
+            if (
+                getattr(model, "optimizer", None) is None
+            ):  # e.g. saved without its optimizer: start a fresh Adam
+                model = compile_model(model, config)
         else:
             model = compile_model(make_model(config, len(class_names)), config)
     model.summary(print_fn=lambda line, **_: log.info(line))

@@ -264,3 +264,27 @@ def test_model_card_numbers_come_from_the_metadata(tiny_model_dir: Path, tmp_pat
     notes = tmp_path / "notes.md"
     notes.write_text("from a file")
     assert main([str(tiny_model_dir), "--notes", str(notes)]) == 0
+
+
+def test_init_from_continues_a_checkpoint_with_or_without_its_optimizer(
+    tiny_model_dir: Path, tiny_dataset: Path, tmp_path
+) -> None:
+    from training.train import train
+
+    bare = keras.models.load_model(tiny_model_dir / "model.keras", compile=False)
+    bare.save(tmp_path / "bare.keras")
+    for name, checkpoint in [("full", tiny_model_dir / "model.keras"), ("bare", tmp_path / "bare.keras")]:
+        config = tiny_config(tmp_path / name, tiny_dataset, init_from=str(checkpoint), version=2)
+        assert (train(config) / "saved_model.pb").is_file()
+        assert len(cb.read_history(config.run_dir)) == 1
+
+
+def test_init_from_an_ensemble_is_refused(tiny_model_dir: Path, tiny_dataset: Path, tmp_path) -> None:
+    from training.ensemble import build_ensemble
+    from training.errors import ModelDirError
+    from training.train import train
+
+    members = [keras.models.load_model(tiny_model_dir / "model.keras") for _ in range(2)]
+    build_ensemble(members).save(tmp_path / "ensemble.keras")
+    with pytest.raises(ModelDirError, match="ensemble"):
+        train(tiny_config(tmp_path, tiny_dataset, init_from=str(tmp_path / "ensemble.keras")))
