@@ -35,7 +35,10 @@ class TrainConfig:
     label_smoothing: float = 0.0
     # Data.
     val_fraction: float = 0.1
-    seed: int = 1337
+    seed: int = 1337  # the validation split; also training randomness unless train_seed is set
+    # Weight init, shuffle order, augmentation and dropout. A different train_seed with the same
+    # seed gives an independent network validated on the same images (an ensemble member).
+    train_seed: int = 0
     drop_test_duplicates: bool = False
     drop_blank: bool = False
     class_weight: str = "none"  # none | balanced | sqrt

@@ -57,11 +57,12 @@ def stream_seed(config: TrainConfig, epochs_done: int) -> int:
     tf.data's shuffle and Keras' Random* layers restart their streams in every process, so
     a resumed run (or a warm restart from another run's checkpoint) with config.seed would
     replay exactly the batches and augmentations of epochs the model has already fitted.
-    Fresh runs keep config.seed, so they stay reproducible.
+    Fresh runs use train_seed (default: seed) as is, so they stay reproducible.
     """
+    base = config.train_seed or config.seed
     if epochs_done == 0 and not config.init_from:
-        return config.seed
-    return zlib.crc32(f"{config.seed}:{epochs_done}:{config.init_from}".encode()) % 2**31
+        return base
+    return zlib.crc32(f"{base}:{epochs_done}:{config.init_from}".encode()) % 2**31
 
 
 def make_augmenter(config: TrainConfig, seed: int | None = None) -> keras.Sequential:

@@ -124,6 +124,15 @@ def test_stream_seed_is_fresh_for_every_resumed_or_warm_started_session() -> Non
     assert all(0 <= s < 2**31 for s in seeds)
 
 
+def test_train_seed_changes_training_randomness_but_not_the_validation_split() -> None:
+    frame = manifest_frame()
+    _, val_a = split_train_val(frame, TrainConfig(seed=5))
+    _, val_b = split_train_val(frame, TrainConfig(seed=5, train_seed=9))
+    assert list(val_a.index) == list(val_b.index)
+    assert stream_seed(TrainConfig(seed=5, train_seed=9), 0) == 9
+    assert stream_seed(TrainConfig(seed=5, train_seed=9), 3) != stream_seed(TrainConfig(seed=5), 3)
+
+
 def test_augmentation_stream_follows_the_seed() -> None:
     x = np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 1)).astype("float32")
     config = TrainConfig(augment=("rotate", "zoom"))
