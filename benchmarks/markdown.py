@@ -59,6 +59,16 @@ def _raw(raw: dict[str, Any]) -> list[str]:
         f"Ceiling (serving signature): **{raw['ceiling_images_per_s']} images/s** at batch "
         f"{raw['ceiling_batch_size']}. `signature` runs the shipped tta ({raw['tta']}); one pass of "
         f"`model.keras` is faster by {cost}.",
+        *(
+            [
+                "One member network alone (what a single-network model costs) is faster than the "
+                "signature by "
+                + ", ".join(f"{v}x at batch {b}" for b, v in raw["one_member_speedup_over_signature"].items())
+                + "."
+            ]
+            if "one_member_speedup_over_signature" in raw
+            else []
+        ),
         "",
     ]
 

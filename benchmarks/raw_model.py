@@ -3,7 +3,9 @@
 Three ways of calling the same weights are timed on the same FER2013 crops:
 - `signature`: the exported serving signature, as the service calls it (with the shipped tta);
 - `keras_single`: one pass of model.keras in a tf.function (no flip): the cost without tta;
-- `keras_predict`: `model.predict` on model.keras, as the naive baseline calls it.
+- `keras_predict`: `model.predict` on model.keras, as the naive baseline calls it;
+- `keras_member` (ensembles only): one pass of one member network: the cost of a single
+  network, to set against the signature's members x tta passes.
 """
 
 from __future__ import annotations
@@ -52,12 +54,20 @@ def callers(model_dir: str | Path) -> dict[str, Callable[[np.ndarray], Any]]:
 
     version_dir = resolve_version_dir(model_dir)
     model = keras.models.load_model(version_dir / "model.keras", compile=False)
+    from training.ensemble import members_of
+
     single = tf.function(lambda x: model(tf.cast(x, tf.float32), training=False), reduce_retracing=True)
-    return {
+    out = {
         "signature": load_predict_fn(version_dir),
         "keras_single": lambda x: single(tf.constant(x)).numpy(),
         "keras_predict": lambda x: model.predict(x.astype(np.float32), verbose=0),
     }
+    members = members_of(model)
+    if members:
+        first = members[0]
+        one = tf.function(lambda x: first(tf.cast(x, tf.float32), training=False), reduce_retracing=True)
+        out["keras_member"] = lambda x: one(tf.constant(x)).numpy()
+    return out
 
 
 def run(
@@ -78,7 +88,13 @@ def run(
     ceiling = max(rate["signature", b] for b in batch_sizes)
     best = max(batch_sizes, key=lambda b: rate["signature", b])
     tta_cost = {str(b): round(rate["keras_single", b] / rate["signature", b], 2) for b in batch_sizes}
+    result: dict[str, Any] = {}
+    if ("keras_member", batch_sizes[0]) in rate:
+        result["one_member_speedup_over_signature"] = {
+            str(b): round(rate["keras_member", b] / rate["signature", b], 2) for b in batch_sizes
+        }
     return {
+        **result,
         "tta": tta,
         "rows": rows,
         "ceiling_images_per_s": ceiling,

@@ -197,3 +197,32 @@ def test_write_makes_latest_and_dated_copies(tmp_path: Path) -> None:
     for heading in ("## Raw model", "## Service under load", "### Ratios", "### Targets", "## Start-up"):
         assert heading in markdown
     assert "## Training" not in markdown  # no training section was run
+
+
+def test_raw_model_times_one_member_of_an_ensemble(
+    tiny_model_dir: Path, tiny_dataset: Path, tmp_path
+) -> None:
+    """For an ensemble the report also gives the cost of a single member network."""
+    from benchmarks import raw_model
+    from training.ensemble import main as ensemble_main
+
+    member = str(tiny_model_dir / "model.keras")
+    argv = ["--member", member, "--member", member, "--data-dir", str(tiny_dataset), "--publish"]
+    argv += ["--model-dir", str(tmp_path / "models"), "--run-dir", str(tmp_path / "run"), "--tta", "flip"]
+    assert ensemble_main(argv) == 0
+    crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1), dtype=np.uint8)
+    raw = raw_model.run(tmp_path / "models", crops, min_seconds=0.0, batch_sizes=(1, 4))
+    assert {r["caller"] for r in raw["rows"]} == {
+        "signature",
+        "keras_single",
+        "keras_predict",
+        "keras_member",
+    }
+    assert set(raw["one_member_speedup_over_signature"]) == {"1", "4"}
+    results = _fake_results()
+    results["raw_model"] = raw
+    results["derived"] = derive(results)
+    assert "One member network alone" in render(results)
+    single = raw_model.run(tiny_model_dir, crops, min_seconds=0.0, batch_sizes=(1,))
+    assert "one_member_speedup_over_signature" not in single
+    assert "keras_member" not in {r["caller"] for r in single["rows"]}
