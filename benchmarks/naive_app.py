@@ -25,11 +25,14 @@ CROP_MAX_SIDE = 96  # smaller images are taken to be face crops, as in the servi
 def create_app(model_dir: str | None = None) -> Flask:
     """Load model.keras and the detector once, then serve /predict and /health."""
     import keras
+    import tensorflow as tf
     import yuface
+
+    from training.export import tta_views
 
     path = resolve_version_dir(model_dir or os.environ.get("MODEL_DIR", "models/emotion"))
     names = read_metadata(path)["class_names"]
-    flip = read_metadata(path).get("tta") == "flip"
+    tta = read_metadata(path).get("tta", "none")
     model = keras.models.load_model(Path(path) / "model.keras", compile=False)
     app = Flask(__name__)
 
@@ -49,9 +52,10 @@ def create_app(model_dir: str | None = None) -> Flask:
         boxes, inputs = faces(decode_image(request.files["image"].read()))
         results = []
         if len(inputs):
-            x = inputs.astype("float32")
-            probs = model.predict(np.concatenate([x, x[:, :, ::-1]]) if flip else x, verbose=0)
-            probs = (probs[: len(x)] + probs[len(x) :]) / 2 if flip else probs
+            # The same views as the serving signature, so both apps compute the same answer.
+            views = [np.asarray(v) for v in tta_views(tf.constant(inputs, tf.float32), tta)]
+            probs = model.predict(np.concatenate(views), verbose=0)
+            probs = probs.reshape(len(views), len(inputs), -1).mean(axis=0)
             results = [
                 {
                     "box": box,

@@ -58,7 +58,8 @@ class TrainConfig:
     lr_patience: int = 4
     lr_factor: float = 0.5
     min_lr: float = 1e-5
-    tta: str = "flip"  # none | flip: averaged into the serving signature itself
+    # none | flip | flip-zoom (flip x central 90% crop): averaged inside the serving signature.
+    tta: str = "flip"
     tensorboard: bool = False
     mixed_precision: str = "auto"  # auto (GPU only) | on | off
     steps_per_epoch: int = 0  # 0 = the whole training set; >0 caps it (tuning, smoke tests)
@@ -75,7 +76,7 @@ _CHOICES = {
     "head": ("flatten", "gap"),
     "lr_schedule": ("plateau", "cosine"),
     "class_weight": ("none", "balanced", "sqrt"),
-    "tta": ("none", "flip"),
+    "tta": ("none", "flip", "flip-zoom"),
     "mixed_precision": ("auto", "on", "off"),
 }
 

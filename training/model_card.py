@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.modeldir import read_metadata, resolve_version_dir
+from training.export import TTA_VIEWS
 
 # Published FER2013 test accuracies, for context (not measured here).
 REFERENCES = [
@@ -58,7 +59,7 @@ def ensemble_section(training: dict[str, Any], tta: str | None) -> str:
     if not table:
         return ""
     rows = "\n".join(f"| `{row['checkpoint']}` | {row['val_accuracy']:.4f} |" for row in table["members"])
-    passes = len(table["members"]) * (2 if tta == "flip" else 1)
+    passes = len(table["members"]) * TTA_VIEWS.get(tta or "none", 1)
     return f"""
 ## Ensemble
 The exported model averages the softmax outputs of {len(table["members"])} networks of the same

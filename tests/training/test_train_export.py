@@ -68,6 +68,24 @@ def test_savedmodel_matches_in_memory_model_with_flip_tta(tiny_model_dir: Path) 
     np.testing.assert_allclose(exported.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_flip_zoom_averages_four_views(tiny_model_dir: Path) -> None:
+    import tensorflow as tf
+
+    from training.export import TTA_VIEWS, serving_function
+
+    model = keras.models.load_model(tiny_model_dir / "model.keras")
+    x = faces().astype("float32")
+    # The central 90% of 48 px: tf.image.central_crop keeps rows/cols 2..45 (44 px).
+    zoomed = tf.image.resize(x[:, 2:46, 2:46, :], (48, 48)).numpy()
+    views = [x, x[:, :, ::-1], zoomed, zoomed[:, :, ::-1]]
+    expected = np.mean([model.predict(v, verbose=0) for v in views], axis=0)
+    served = serving_function(model, "flip-zoom")(faces())[OUTPUT_NAME].numpy()
+    assert np.abs(served - expected).max() < 1e-5
+    assert TTA_VIEWS == {"none": 1, "flip": 2, "flip-zoom": 4}
+    with pytest.raises(ValueError, match="unknown tta"):
+        serving_function(model, "ten-crop")
+
+
 def test_savedmodel_matches_in_memory_model_without_tta(tmp_path, tiny_dataset) -> None:
     from training.train import train
 
