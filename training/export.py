@@ -53,7 +53,8 @@ def serving_function(model: keras.Model, tta: str) -> tf.types.experimental.Gene
         views = tta_views(tf.cast(image, tf.float32), tta)
         # One model call on all views stacked: bigger batches use the CPU better than V calls.
         probabilities = tf.cast(model(tf.concat(views, axis=0), training=False), tf.float32)
-        per_view = tf.reshape(probabilities, [len(views), tf.shape(image)[0], -1])
+        # A static class count keeps the signature's output shape [None, K], not [None, None].
+        per_view = tf.reshape(probabilities, [len(views), tf.shape(image)[0], probabilities.shape[-1]])
         return {OUTPUT_NAME: tf.reduce_mean(per_view, axis=0)}
 
     return serve

@@ -82,6 +82,9 @@ def test_flip_zoom_averages_four_views(tiny_model_dir: Path) -> None:
     served = serving_function(model, "flip-zoom")(faces())[OUTPUT_NAME].numpy()
     assert np.abs(served - expected).max() < 1e-5
     assert TTA_VIEWS == {"none": 1, "flip": 2, "flip-zoom": 4}
+    for tta in TTA_VIEWS:  # TF Serving's metadata shows this static shape
+        output = serving_function(model, tta).get_concrete_function().structured_outputs[OUTPUT_NAME]
+        assert output.shape.as_list() == [None, 7], tta
     with pytest.raises(ValueError, match="unknown tta"):
         serving_function(model, "ten-crop")
 
