@@ -51,7 +51,7 @@ def serving_function(model: keras.Model, tta: str) -> tf.types.experimental.Gene
     )
     def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
         views = tta_views(tf.cast(image, tf.float32), tta)
-        # One model call on all views stacked: bigger batches use the CPU better than V calls.
+        # All views stacked into one model call (one pass through the graph, not one per view).
         probabilities = tf.cast(model(tf.concat(views, axis=0), training=False), tf.float32)
         # A static class count keeps the signature's output shape [None, K], not [None, None].
         per_view = tf.reshape(probabilities, [len(views), tf.shape(image)[0], probabilities.shape[-1]])
