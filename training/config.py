@@ -60,6 +60,9 @@ class TrainConfig:
     min_lr: float = 1e-5
     # none | flip | flip-zoom (flip x central 90% crop): averaged inside the serving signature.
     tta: str = "flip"
+    # model.keras with Adam's state (twice the weights again) so training can continue from
+    # it; --no-export-optimizer keeps a wide network's export under a size budget.
+    export_optimizer: bool = True
     tensorboard: bool = False
     mixed_precision: str = "auto"  # auto (GPU only) | on | off
     steps_per_epoch: int = 0  # 0 = the whole training set; >0 caps it (tuning, smoke tests)

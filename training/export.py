@@ -75,12 +75,21 @@ def library_versions() -> dict[str, str]:
 
 
 def export_model(
-    model: keras.Model, version_dir: str | Path, *, class_names: list[str], tta: str, extra: dict[str, Any]
+    model: keras.Model,
+    version_dir: str | Path,
+    *,
+    class_names: list[str],
+    tta: str,
+    extra: dict[str, Any],
+    include_optimizer: bool = True,
 ) -> Path:
     """Write model.keras, the SavedModel (serving_default signature) and metadata.json."""
     out = Path(version_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / KERAS_FILE)
+    # An uncompiled functional view of the same layers is saved without the optimizer.
+    (model if include_optimizer else keras.Model(model.inputs, model.outputs, name=model.name)).save(
+        out / KERAS_FILE
+    )
     # No archive.track(model): the endpoint already tracks the variables it uses, and
     # tracking the model as well stores every weight twice (double-sized SavedModel).
     archive = keras.export.ExportArchive()

@@ -57,6 +57,7 @@ def publish(
         version_dir,
         class_names=get_class_names(manifest),
         tta=config.tta,
+        include_optimizer=config.export_optimizer,
         extra={
             "name": config.model_name,
             "training": training_info,

@@ -309,3 +309,17 @@ def test_init_from_an_ensemble_is_refused(tiny_model_dir: Path, tiny_dataset: Pa
     build_ensemble(members).save(tmp_path / "ensemble.keras")
     with pytest.raises(ModelDirError, match="ensemble"):
         train(tiny_config(tmp_path, tiny_dataset, init_from=str(tmp_path / "ensemble.keras")))
+
+
+def test_export_without_optimizer_is_smaller_and_still_continues(
+    tiny_model_dir: Path, tiny_dataset: Path, tmp_path
+) -> None:
+    from training.publish import main
+
+    argv = ["--checkpoint", str(tiny_model_dir / "model.keras"), "--data-dir", str(tiny_dataset)]
+    argv += ["--model-dir", str(tmp_path / "models"), "--run-dir", str(tmp_path / "run"), "--tta", "flip"]
+    assert main([*argv, "--version", "2", "--no-export-optimizer"]) == 0
+    bare, full = tmp_path / "models" / "2", tiny_model_dir
+    assert (bare / "model.keras").stat().st_size < (full / "model.keras").stat().st_size
+    assert getattr(keras.models.load_model(bare / "model.keras"), "optimizer", None) is None
+    np.testing.assert_allclose(load_predict_fn(bare)(faces()), load_predict_fn(full)(faces()), atol=1e-6)
