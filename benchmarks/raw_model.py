@@ -56,17 +56,18 @@ def callers(model_dir: str | Path) -> dict[str, Callable[[np.ndarray], Any]]:
     model = keras.models.load_model(version_dir / "model.keras", compile=False)
     from training.ensemble import members_of
 
-    single = tf.function(lambda x: model(tf.cast(x, tf.float32), training=False), reduce_retracing=True)
+    def one_pass(network: keras.Model) -> Callable[[np.ndarray], Any]:
+        fn = tf.function(lambda x: network(tf.cast(x, tf.float32), training=False), reduce_retracing=True)
+        return lambda x: fn(tf.constant(x)).numpy()
+
     out = {
         "signature": load_predict_fn(version_dir),
-        "keras_single": lambda x: single(tf.constant(x)).numpy(),
+        "keras_single": one_pass(model),
         "keras_predict": lambda x: model.predict(x.astype(np.float32), verbose=0),
     }
     members = members_of(model)
     if members:
-        first = members[0]
-        one = tf.function(lambda x: first(tf.cast(x, tf.float32), training=False), reduce_retracing=True)
-        out["keras_member"] = lambda x: one(tf.constant(x)).numpy()
+        out["keras_member"] = one_pass(members[0])
     return out
 
 

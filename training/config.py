@@ -75,11 +75,13 @@ class TrainConfig:
 
 
 AUGMENTATIONS = ("flip", "rotate", "zoom", "translate", "brightness", "contrast")
+# Test-time augmentation modes -> number of views the model sees per face (training.export).
+TTA_VIEWS = {"none": 1, "flip": 2, "flip-zoom": 4}
 _CHOICES = {
     "head": ("flatten", "gap"),
     "lr_schedule": ("plateau", "cosine"),
     "class_weight": ("none", "balanced", "sqrt"),
-    "tta": ("none", "flip", "flip-zoom"),
+    "tta": tuple(TTA_VIEWS),
     "mixed_precision": ("auto", "on", "off"),
 }
 

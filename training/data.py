@@ -67,7 +67,7 @@ def stream_seed(config: TrainConfig, epochs_done: int) -> int:
 
 def make_augmenter(config: TrainConfig, seed: int | None = None) -> keras.Sequential:
     """Keras preprocessing layers; they only act when called with training=True."""
-    base = config.seed if seed is None else seed
+    base = stream_seed(config, 0) if seed is None else seed
     options = {
         "flip": lambda s: keras.layers.RandomFlip("horizontal", seed=s),
         "rotate": lambda s: keras.layers.RandomRotation(
@@ -111,7 +111,9 @@ def make_dataset(
     ds = ds.cache()  # decode once; every later epoch reads 48x48 uint8 tensors from memory
     if training:
         ds = ds.shuffle(
-            min(len(frame), 30_000), seed=config.seed if seed is None else seed, reshuffle_each_iteration=True
+            min(len(frame), 30_000),
+            seed=stream_seed(config, 0) if seed is None else seed,
+            reshuffle_each_iteration=True,
         )
     ds = ds.batch(config.batch_size)
     num_classes = len(class_names)

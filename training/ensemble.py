@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from contract import CHANNELS, IMAGE_SIZE
+from contract import CHANNELS, IMAGE_SIZE, OUTPUT_NAME
 from training.config import TrainConfig, add_arguments, config_from_args
 from training.errors import DatasetError, ModelDirError
 
@@ -59,7 +59,7 @@ def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, tta: st
     predictions = []
     for start in range(0, len(images), 512):
         out = serve(images[start : start + 512])
-        predictions.append(np.asarray(next(iter(out.values()))).argmax(axis=1))
+        predictions.append(np.asarray(out[OUTPUT_NAME]).argmax(axis=1))
     return float((np.concatenate(predictions) == labels).mean()) if len(labels) else 0.0
 
 

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from contract import CHANNELS, IMAGE_SIZE, INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME, contract_dict
 from contract.modeldir import write_metadata
+from training.config import TTA_VIEWS
 
 KERAS_FILE = "model.keras"
 
@@ -25,8 +26,6 @@ def next_version(model_root: str | Path) -> int:
     return max(versions, default=0) + 1
 
 
-# Test-time augmentation modes -> number of views the model sees per face.
-TTA_VIEWS = {"none": 1, "flip": 2, "flip-zoom": 4}
 ZOOM_FRACTION = 0.9  # flip-zoom: the central 90% (44x44 of 48x48), resized back to 48x48
 
 

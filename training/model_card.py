@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.modeldir import read_metadata, resolve_version_dir
-from training.export import TTA_VIEWS
+from training.config import TTA_VIEWS
 
 # Published FER2013 test accuracies, for context (not measured here).
 REFERENCES = [

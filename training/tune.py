@@ -91,11 +91,11 @@ def tune(config: TrainConfig, trials: int, out_dir: Path) -> pd.DataFrame:
     import keras
     import keras_tuner as kt
 
-    from training.data import split_train_val
+    from training.data import split_train_val, stream_seed
     from training.manifest import build_manifest
     from training.manifest import class_names as get_class_names
 
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(stream_seed(config, 0))
     manifest = build_manifest(config.data_dir, splits=("train",))
     class_names = get_class_names(manifest)
     train_df, val_df = split_train_val(manifest, config)
