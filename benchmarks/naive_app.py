@@ -11,7 +11,6 @@ its own faces: no batching across requests, one request at a time per worker.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 from flask import Flask, jsonify, request
@@ -23,17 +22,17 @@ CROP_MAX_SIDE = 96  # smaller images are taken to be face crops, as in the servi
 
 
 def create_app(model_dir: str | None = None) -> Flask:
-    """Load model.keras and the detector once, then serve /predict and /health."""
-    import keras
+    """Load the Keras model and the detector once, then serve /predict and /health."""
     import tensorflow as tf
     import yuface
 
+    from training.ensemble import load_keras_model
     from training.export import tta_views
 
     path = resolve_version_dir(model_dir or os.environ.get("MODEL_DIR", "models/emotion"))
     names = read_metadata(path)["class_names"]
     tta = read_metadata(path).get("tta", "none")
-    model = keras.models.load_model(Path(path) / "model.keras", compile=False)
+    model = load_keras_model(path)
     app = Flask(__name__)
 
     def faces(image: np.ndarray) -> tuple[list[list[int]], np.ndarray]:

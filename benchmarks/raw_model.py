@@ -53,8 +53,9 @@ def callers(model_dir: str | Path) -> dict[str, Callable[[np.ndarray], Any]]:
     import tensorflow as tf
 
     version_dir = resolve_version_dir(model_dir)
-    model = keras.models.load_model(version_dir / "model.keras", compile=False)
-    from training.ensemble import members_of
+    from training.ensemble import load_keras_model, members_of
+
+    model = load_keras_model(version_dir)
 
     def one_pass(network: keras.Model) -> Callable[[np.ndarray], Any]:
         fn = tf.function(lambda x: network(tf.cast(x, tf.float32), training=False), reduce_retracing=True)

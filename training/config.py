@@ -63,6 +63,10 @@ class TrainConfig:
     # model.keras with Adam's state (twice the weights again) so training can continue from
     # it; --no-export-optimizer keeps a wide network's export under a size budget.
     export_optimizer: bool = True
+    # --no-export-keras: no model.keras at all. For an ensemble whose members are committed
+    # as their own versions, a second copy of every weight would break the size budget;
+    # training.ensemble.load_keras_model rebuilds it from the members listed in metadata.
+    export_keras: bool = True
     tensorboard: bool = False
     mixed_precision: str = "auto"  # auto (GPU only) | on | off
     steps_per_epoch: int = 0  # 0 = the whole training set; >0 caps it (tuning, smoke tests)

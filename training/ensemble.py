@@ -1,14 +1,15 @@
 """Average several trained CNNs into one model, chosen on the validation split.
 
 python -m training.ensemble --member A.keras --member B.keras --data-dir DIR --config f.toml \
-    [--publish]
+    [--publish [--no-export-keras]]
 
-Members are checkpoints of the same architecture family (e.g. snapshots of one run taken
-at the ends of successive cosine cycles, or independent runs). The ensemble is one Keras
-model (input -> every member -> Average), so export, the serving signature (with its
-flip TTA), evaluation and the service need no special case. Without --publish the CLI only
-prints validation accuracy of each member and of the average; the test split is touched
-only by the evaluation that --publish runs on the exported model.
+Members are any checkpoints with the same input contract and classes (e.g. independent runs
+of different widths, or snapshots of one run). The ensemble is one Keras model
+(input -> every member -> Average), so export, the serving signature (with its TTA),
+evaluation and the service need no special case. --no-export-keras leaves model.keras out
+of the version folder when the members are committed anyway; load_keras_model rebuilds it.
+Without --publish the CLI only prints validation accuracy of each member and of the
+average; the test split is touched only by the evaluation that --publish runs.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
 from contract import CHANNELS, IMAGE_SIZE, OUTPUT_NAME
+from contract.modeldir import read_metadata
 from training.config import TrainConfig, add_arguments, config_from_args
 from training.errors import DatasetError, ModelDirError
 
@@ -49,6 +52,25 @@ def build_ensemble(members: list[keras.Model]) -> keras.Model:
 def members_of(model: keras.Model) -> list[keras.Model]:
     """The member networks of an ensemble (e.g. to continue training one of them)."""
     return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+
+
+def load_keras_model(version_dir: str | Path) -> keras.Model:
+    """The Keras model of an exported version: its model.keras, or, for an ensemble exported
+    with --no-export-keras, the average rebuilt from the member checkpoints in its metadata."""
+    from training.export import KERAS_FILE
+
+    version_dir = Path(version_dir)
+    if (version_dir / KERAS_FILE).is_file():
+        return keras.models.load_model(version_dir / KERAS_FILE, compile=False)
+    rows = read_metadata(version_dir).get("training", {}).get("ensemble", {}).get("members", [])
+    if not rows:
+        raise ModelDirError(f"{version_dir} has no {KERAS_FILE} and lists no ensemble members")
+    missing = [row["checkpoint"] for row in rows if not Path(row["checkpoint"]).is_file()]
+    if missing:
+        raise ModelDirError(
+            f"ensemble members of {version_dir} not found (paths are relative to the repo root): {missing}"
+        )
+    return build_ensemble([keras.models.load_model(row["checkpoint"], compile=False) for row in rows])
 
 
 def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, tta: str) -> float:

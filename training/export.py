@@ -81,14 +81,17 @@ def export_model(
     tta: str,
     extra: dict[str, Any],
     include_optimizer: bool = True,
+    include_keras: bool = True,
 ) -> Path:
-    """Write model.keras, the SavedModel (serving_default signature) and metadata.json."""
+    """Write model.keras (unless include_keras is False), the SavedModel and metadata.json."""
     out = Path(version_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # An uncompiled functional view of the same layers is saved without the optimizer.
-    (model if include_optimizer else keras.Model(model.inputs, model.outputs, name=model.name)).save(
-        out / KERAS_FILE
-    )
+    if include_keras:
+        keras_model = model
+        if not include_optimizer:
+            # An uncompiled functional view of the same layers is saved without the optimizer.
+            keras_model = keras.Model(model.input, model.output, name=model.name)
+        keras_model.save(out / KERAS_FILE)
     # No archive.track(model): the endpoint already tracks the variables it uses, and
     # tracking the model as well stores every weight twice (double-sized SavedModel).
     archive = keras.export.ExportArchive()

@@ -62,8 +62,8 @@ def ensemble_section(training: dict[str, Any], tta: str | None) -> str:
     passes = len(table["members"]) * TTA_VIEWS.get(tta or "none", 1)
     return f"""
 ## Ensemble
-The exported model averages the softmax outputs of {len(table["members"])} networks of the same
-architecture ({passes} forward passes per face with the `{tta}` test-time augmentation).
+The exported model averages the softmax outputs of {len(table["members"])} networks
+({passes} forward passes per face with the `{tta}` test-time augmentation).
 They were compared on the {table["validation_images"]} validation images only:
 
 | member checkpoint | validation accuracy |
@@ -82,7 +82,7 @@ def render(version_dir: Path, notes: str = "") -> str:
     flags = " ".join(
         f"--{k.replace('_', '-')} {v}"
         for k, v in config.items()
-        if k in ("width", "depth", "epochs", "batch_size", "learning_rate")
+        if k in ("width", "depth", "epochs", "batch_size", "learning_rate", "lr_schedule", "train_seed")
     )
     return f"""# Model card: `{meta.get("name", "emotion")}` version {meta["version"]}
 
@@ -121,7 +121,7 @@ For reference (published numbers, not measured here):
 Confusion matrix: `evaluation/confusion_matrix.png`; curves: `evaluation/training_curves.png`.
 
 ## Training
-Config file `training/configs/fer2013.toml` (full config in `metadata.json`); key flags:
+Full config in `metadata.json`; key flags:
 `{flags}`. Epochs run: {training.get("epochs_run")}; best validation accuracy
 {training.get("best_val_accuracy")}.
 {ensemble_section(training, meta.get("tta"))}{notes}

@@ -58,6 +58,7 @@ def publish(
         class_names=get_class_names(manifest),
         tta=config.tta,
         include_optimizer=config.export_optimizer,
+        include_keras=config.export_keras,
         extra={
             "name": config.model_name,
             "training": training_info,

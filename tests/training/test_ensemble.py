@@ -10,7 +10,8 @@ import pytest
 
 from contract.modeldir import read_metadata
 from tests.conftest import tiny_config
-from training.ensemble import accuracy, build_ensemble, main, members_of
+from training.ensemble import accuracy, build_ensemble, load_keras_model, main, members_of
+from training.errors import ModelDirError
 from training.model import make_model
 from training.model_card import render
 from training.savedmodel import load_predict_fn
@@ -104,3 +105,35 @@ def test_cli_publishes_an_ensemble_that_serves_the_mean(tmp_path, tiny_dataset, 
 def test_cli_needs_two_members(tmp_path, tiny_dataset, capsys) -> None:
     assert main(["--member", "a.keras", "--data-dir", str(tiny_dataset)]) == 2
     assert "at least twice" in capsys.readouterr().err
+
+
+def test_published_without_model_keras_rebuilds_from_its_members(tmp_path, tiny_dataset, faces) -> None:
+    paths = []
+    for i, member in enumerate(_members(tmp_path, tiny_dataset)):
+        paths += ["--member", str(tmp_path / f"m{i}.keras")]
+        member.save(paths[-1])
+    common = ["--data-dir", str(tiny_dataset), "--model-dir", str(tmp_path / "models")]
+    common += ["--run-dir", str(tmp_path / "run"), "--tta", "none", "--version", "5", "--no-export-keras"]
+    assert main([*paths, *common, "--publish"]) == 0
+    version_dir = tmp_path / "models" / "5"
+    assert not (version_dir / "model.keras").exists()
+
+    rebuilt = load_keras_model(version_dir)
+    assert len(members_of(rebuilt)) == 2
+    served = load_predict_fn(version_dir)(faces)
+    np.testing.assert_allclose(np.asarray(rebuilt(faces.astype("float32"))), served, rtol=1e-4, atol=1e-5)
+
+    Path(paths[1]).unlink()
+    with pytest.raises(ModelDirError, match="not found"):
+        load_keras_model(version_dir)
+
+
+def test_a_version_without_model_keras_or_members_is_an_error(tiny_model_dir, tmp_path) -> None:
+    import shutil
+
+    bare = tmp_path / "7"
+    shutil.copytree(tiny_model_dir, bare)
+    assert load_keras_model(bare).count_params() > 0
+    (bare / "model.keras").unlink()
+    with pytest.raises(ModelDirError, match=r"no model\.keras"):
+        load_keras_model(bare)
