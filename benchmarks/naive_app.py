@@ -30,8 +30,8 @@ def create_app(model_dir: str | None = None) -> Flask:
     from training.export import tta_views
 
     path = resolve_version_dir(model_dir or os.environ.get("MODEL_DIR", "models/emotion"))
-    names = read_metadata(path)["class_names"]
-    tta = read_metadata(path).get("tta", "none")
+    metadata = read_metadata(path)
+    names, tta = metadata["class_names"], metadata.get("tta", "none")
     model = load_keras_model(path)
     app = Flask(__name__)
 
