@@ -73,6 +73,7 @@ def health() -> ResponseReturnValue:
             "status": "ok" if ready else "unavailable",
             "ready": ready,
             "model_version": eng.predictor.version if eng else None,
+            "runtime": eng.runtime if eng else None,
             "uptime_s": round(time.monotonic() - eng.started, 3) if eng else 0.0,
         }
     )
@@ -83,7 +84,8 @@ def health() -> ResponseReturnValue:
 @bp.get("/v1/models/emotion")
 def metadata() -> ResponseReturnValue:
     """Class names, input contract, version and evaluation metrics from the model's metadata.json."""
-    predictor = engine().predictor
+    eng = engine()
+    predictor = eng.predictor
     return jsonify(
         Metadata().dump(
             {
@@ -91,6 +93,7 @@ def metadata() -> ResponseReturnValue:
                 "name": predictor.name,
                 "version": predictor.version,
                 "class_names": predictor.class_names,
+                "runtime": eng.runtime,
             }
         )
     )

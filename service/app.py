@@ -10,8 +10,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import api, errors, inference, metrics, pages, security
-from service.devices import configure_devices
-from service.model import Predictor, configure_tensorflow, load_predictor, warm_up
+from service.model import Predictor, warm_up
+from service.runtime import select
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,8 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     configure_logging(settings.log_level)
     # Requests already run in parallel threads: OpenCV's own pool would only oversubscribe the cores.
     cv2.setNumThreads(1)
-    if predictor is None:
-        configure_tensorflow(settings.intra_op_threads)
-        configure_devices()  # GPU memory growth must be set before the model touches the device
-        predictor = load_predictor(settings.model_dir)
+    if predictor is None:  # INFERENCE_BACKEND / INFERENCE_PRECISION decide what runs the model
+        predictor = select.load_predictor(settings)
     warm_up(predictor)  # before the app exists, so no request can see a cold or broken model
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
@@ -55,10 +53,13 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     api.init_app(app)
     pages.init_app(app)
     atexit.register(engine.close)  # the dev server and tests; gunicorn calls shutdown() from worker_exit
+    runtime = select.runtime_info(predictor)
     log.info(
-        "ready: model %s v%s, detector %s, batch size %d, wait %g ms",
+        "ready: model %s v%s on %s/%s, detector %s, batch size %d, wait %g ms",
         predictor.name,
         predictor.version,
+        runtime["backend"],
+        runtime["precision"],
         settings.detector,
         settings.batch_max_size,
         settings.batch_max_wait_ms,

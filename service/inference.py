@@ -17,6 +17,7 @@ from service.faces import FaceRegions, find_faces
 from service.imaging import load_image
 from service.metrics import Metrics
 from service.model import Predictor
+from service.runtime.select import runtime_info
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ class Engine:
     metrics: Metrics
     started: float = field(default_factory=time.monotonic)
     ready: bool = False
+
+    @property
+    def runtime(self) -> dict[str, str]:
+        """{"backend", "precision", "device"} running the model."""
+        return runtime_info(self.predictor)
 
     @property
     def model_ref(self) -> dict[str, str]:
@@ -140,6 +146,7 @@ def init_app(app: Flask, settings: Settings, predictor: Predictor, metrics: Metr
         metrics=metrics,
         detector=make_detector(settings.detector, settings.detector_confidence),
     )
+    metrics.runtime.labels(**runtime_info(predictor)).set(1)
     engine.ready = True
     app.extensions["engine"] = engine
     return engine

@@ -38,6 +38,7 @@ class Metrics:
     queue_depth: Gauge
     predictions: Counter
     faces_per_image: Histogram
+    runtime: Gauge
 
 
 def multiprocess_dir() -> str | None:
@@ -94,6 +95,14 @@ def make_metrics() -> Metrics:
             "Faces found per image",
             buckets=(0, 1, 2, 3, 5, 10, 20, 50),
             registry=registry,
+        ),
+        # 1 per backend/precision/device in use; livemax: a worker's labels vanish with the worker.
+        runtime=Gauge(
+            "emotion_inference_runtime",
+            "The inference runtime serving the model (value 1), by backend, precision and device",
+            ["backend", "precision", "device"],
+            registry=registry,
+            multiprocess_mode="livemax",
         ),
     )
 

@@ -38,6 +38,9 @@ class SavedModelPredictor:
     path: Path
     _signature: Any = field(repr=False)
     _loaded: Any = field(repr=False)  # the signature fails once its object is garbage-collected
+    backend: str = "tensorflow"
+    precision: str = "f32"  # bf16: TensorFlow's oneDNN auto-mixed-precision rewrite (configure_tensorflow)
+    device: str = "CPU"
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """uint8 faces [N,48,48,1] -> float32 probabilities [N,K]."""
@@ -56,10 +59,15 @@ def check_contract(metadata: dict[str, Any], path: Path) -> None:
         raise ModelDirError(f"{path}: input contract {wrong} is incompatible with {expected}")
 
 
-def configure_tensorflow(intra_op_threads: int) -> None:
-    """Size TF's thread pools before the first op; later calls are ignored by TF, so tolerate them."""
+def configure_tensorflow(intra_op_threads: int, *, bf16: bool = False) -> None:
+    """Size TF's thread pools before the first op; later calls are ignored by TF, so tolerate them.
+
+    bf16 turns on grappler's oneDNN auto-mixed-precision rewrite for every graph built afterwards.
+    """
     import tensorflow as tf
 
+    if bf16:
+        tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": True})
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)

@@ -110,12 +110,21 @@ class BatchResponse(Schema):
     results = fields.List(fields.Raw(), metadata={"description": "PredictResponse | ErrorResponse"})
 
 
+class Runtime(Schema):
+    """What runs the model (INFERENCE_BACKEND / INFERENCE_PRECISION after auto is resolved)."""
+
+    backend = fields.String(metadata={"description": "openvino or tensorflow"})
+    precision = fields.String(metadata={"description": "f32, bf16 or int8"})
+    device = fields.String(metadata={"description": "CPU or GPU"})
+
+
 class Health(Schema):
     """Liveness and readiness."""
 
     status = fields.String()
     ready = fields.Boolean()
     model_version = fields.String(allow_none=True)
+    runtime = fields.Nested(Runtime, allow_none=True)
     uptime_s = fields.Float()
 
 
@@ -132,3 +141,4 @@ class Metadata(Schema):
     tta = fields.String(allow_none=True)
     created = fields.String(allow_none=True)
     metrics = fields.Dict(allow_none=True)
+    runtime = fields.Nested(Runtime)

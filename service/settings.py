@@ -14,6 +14,10 @@ from dataclasses import dataclass
 DETECTORS = ("yunet", "haar")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 BATCHING_MODES = ("adaptive", "fixed", "off")
+# auto: OpenVINO on a CPU-only host, TensorFlow when a GPU is visible (service/runtime/select.py).
+INFERENCE_BACKENDS = ("auto", "tensorflow", "openvino")
+# auto: bf16 where the CPU has AMX or AVX512_BF16, else f32; int8 needs a calibrated build (make quantize).
+INFERENCE_PRECISIONS = ("auto", "f32", "bf16", "int8")
 
 
 class SettingsError(ValueError):
@@ -51,7 +55,13 @@ class Settings:
     # Reverse proxies in front (nginx in compose = 1) whose X-Forwarded-For is trusted for the
     # client address; 0 = the socket peer, so a direct client cannot spoof its address.
     trusted_proxies: int = 0
-    tf_threads: int = 0  # 0 = CPU cores / workers
+    tf_threads: int = 0  # 0 = CPU cores / workers (the model's threads, TensorFlow or OpenVINO)
+    inference_backend: str = "auto"
+    inference_precision: str = "auto"
+    # Converted/quantised models and compiled blobs, keyed by the SavedModel's hash; "" = ~/.cache or /tmp.
+    runtime_cache_dir: str = ""
+    # Face images that calibrate int8 at startup when no int8 build is cached ("" = refuse to start).
+    calibration_dir: str = ""
 
     @property
     def max_upload_bytes(self) -> int:
@@ -105,6 +115,16 @@ class Settings:
             raise SettingsError(f"DETECTOR must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
         if self.batching not in BATCHING_MODES:
             raise SettingsError(f"BATCHING must be one of {', '.join(BATCHING_MODES)}, got {self.batching!r}")
+        if self.inference_backend not in INFERENCE_BACKENDS:
+            raise SettingsError(
+                f"INFERENCE_BACKEND must be one of {', '.join(INFERENCE_BACKENDS)}, "
+                f"got {self.inference_backend!r}"
+            )
+        if self.inference_precision not in INFERENCE_PRECISIONS:
+            raise SettingsError(
+                f"INFERENCE_PRECISION must be one of {', '.join(INFERENCE_PRECISIONS)}, "
+                f"got {self.inference_precision!r}"
+            )
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
         if not 0.0 < self.detector_confidence < 1.0:
@@ -119,7 +139,8 @@ def _convert(name: str, kind: object, raw: str) -> object:
     """Parse one environment string into the field's type."""
     kind = {"int": int, "float": float, "str": str}.get(str(kind), kind)
     if kind is str:
-        return raw.lower() if name in ("detector", "log_level", "batching") else raw
+        lowered = ("detector", "log_level", "batching", "inference_backend", "inference_precision")
+        return raw.lower() if name in lowered else raw
     try:
         return kind(raw)  # type: ignore[operator]
     except ValueError:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# OpenVINO conversions of test models go to a private cache, not the user's ~/.cache (gunicorn
+# children inherit it too).
+os.environ.setdefault("RUNTIME_CACHE_DIR", tempfile.mkdtemp(prefix="emotion-test-runtime-"))
 
 from tests.synthetic import make_dataset
 

@@ -1,0 +1,116 @@
+"""int8 by NNCF post-training quantisation, calibrated on face crops: an explicit, cached step.
+
+python -m service.runtime.quantize --model-dir models/emotion --calibration-dir DIR [--samples 300]
+
+DIR is any folder of face images (searched recursively, e.g. a dataset's train/ split);
+they go through the image contract exactly as requests do. The result is cached beside
+the f32 conversion, under the SavedModel's content hash, with a note of what calibrated it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from service.runtime.cache import build_once, cache_dir, model_hash
+from service.runtime.convert import IR_FILE, ConversionError, ensure_ir, run_child
+
+DEFAULT_SAMPLES = 300  # NNCF's default subset size: enough for stable activation ranges
+CALIBRATION_NOTE = "calibration.json"
+
+
+def calibration_images(folder: Path, samples: int, seed: int = 0) -> np.ndarray:
+    """`samples` images drawn (seeded) from the folder, as uint8 [N,48,48,1] model inputs."""
+    from contract import IMAGE_EXTENSIONS, decode_image, to_model_input
+
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise ConversionError(f"no calibration images (jpg, png, bmp, webp) under {folder}")
+    random.Random(seed).shuffle(files)
+    return np.stack([to_model_input(decode_image(p.read_bytes())) for p in files[:samples]])
+
+
+def quantize(f32_ir: Path, images: np.ndarray, out_dir: Path) -> Path:
+    """NNCF's default int8 post-training quantisation of the f32 IR; writes out_dir/model.xml."""
+    import nncf
+    import openvino as ov
+
+    model = ov.Core().read_model(str(f32_ir))
+    dataset = nncf.Dataset(list(images), lambda image: image[None])  # one face per calibration call
+    quantized = nncf.quantize(model, dataset, subset_size=len(images))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ov.save_model(quantized, str(out_dir / IR_FILE), compress_to_fp16=False)
+    return out_dir / IR_FILE
+
+
+def build_int8(
+    version_dir: Path, model_cache: Path, calibration_dir: Path, samples: int, *, force: bool = True
+) -> Path:
+    """Convert if needed, then quantise into <model_cache>/int8 (force: replace an older int8 build)."""
+    f32 = ensure_ir(version_dir, model_cache)
+    target = model_cache / "int8"
+
+    def build(tmp: Path) -> None:
+        """Calibrate and quantise into tmp, with a note of the data used."""
+        images = calibration_images(calibration_dir, samples)
+        quantize(f32, images, tmp)
+        note = {"calibration_dir": str(calibration_dir), "samples": len(images), "model": str(version_dir)}
+        (tmp / CALIBRATION_NOTE).write_text(json.dumps(note, indent=2) + "\n")
+
+    return build_once(target, build, force=force) / IR_FILE
+
+
+def int8_ir(version_dir: Path, model_cache: Path, calibration_dir: str = "") -> Path:
+    """The cached int8 IR; built now (in a child process) only if CALIBRATION_DIR is set, else an error."""
+    path = model_cache / "int8" / IR_FILE
+    if path.exists():
+        return path
+    if not calibration_dir:
+        raise ConversionError(
+            f"no int8 model cached for {version_dir}: run `make quantize CALIBRATION_DIR=<face images>` "
+            "or set CALIBRATION_DIR so the service calibrates it at startup"
+        )
+    run_child(
+        __name__,
+        "--model-dir",
+        str(version_dir),
+        "--calibration-dir",
+        calibration_dir,
+        "--cache-dir",
+        str(model_cache.parent),
+        "--if-missing",  # workers starting together must not redo each other's calibration
+    )
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Quantise one model version into the runtime cache."""
+    from contract.modeldir import resolve_version_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, required=True, help="model root or version folder")
+    parser.add_argument("--calibration-dir", type=Path, required=True, help="folder of face images")
+    parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
+    parser.add_argument("--cache-dir", default="", help="RUNTIME_CACHE_DIR (default: ~/.cache/...)")
+    parser.add_argument("--if-missing", action="store_true", help="keep an existing int8 build")
+    args = parser.parse_args(argv)
+    version_dir = resolve_version_dir(args.model_dir)
+    model_cache = cache_dir(args.cache_dir) / model_hash(version_dir)
+    try:
+        path = build_int8(
+            version_dir, model_cache, args.calibration_dir, args.samples, force=not args.if_missing
+        )
+    except (ConversionError, OSError) as exc:
+        print(f"quantisation failed: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,336 @@
+"""Runtime selection: CPU flags, GPU detection, backend x precision choice, caching, fallback and parity."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.app import create_app
+from service.runtime import cpu, select
+from service.runtime.cache import model_hash
+from service.runtime.convert import ConversionError
+from service.runtime.gpu import gpu_visible
+from service.settings import Settings, SettingsError
+from tests.service.conftest import REPO, upload
+from tests.synthetic import make_face
+
+AMX = frozenset({"avx512f", "amx_tile", "amx_bf16", "amx_int8"})
+ZEN4 = frozenset({"avx512f", "avx512_bf16", "avx512_vnni"})
+SKYLAKE = frozenset({"avx2", "avx512f"})
+# How far each precision may move a probability away from the TensorFlow signature on the tiny model.
+TOLERANCE = {"f32": 1e-5, "bf16": 0.02, "int8": 0.05}
+
+
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [
+        (
+            "processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nprocessor\t: 1\nflags\t: fpu\n",
+            {"fpu", "avx2", "avx512_bf16"},
+        ),
+        ("processor\t: 0\nFeatures\t: fp asimd bf16\n", {"fp", "asimd", "bf16"}),
+        ("processor\t: 0\nmodel name\t: x\n", set()),
+    ],
+)
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path, text: str, flags: set[str]) -> None:
+    """The first processor's flags (x86 'flags', arm64 'Features'); none when the line is missing."""
+    (tmp_path / "cpuinfo").write_text(text)
+    assert cpu.read_flags(tmp_path / "cpuinfo") == flags
+    assert cpu.read_flags(tmp_path / "missing") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("flags", "backend", "precision"),
+    [
+        (AMX, "openvino", "bf16"),
+        (ZEN4, "openvino", "bf16"),
+        (SKYLAKE, "openvino", "f32"),
+        (AMX, "tensorflow", "f32"),
+    ],
+)
+def test_auto_precision_follows_native_bf16(flags: frozenset[str], backend: str, precision: str) -> None:
+    """bf16 only where AMX or AVX512_BF16 do it in hardware, and only on OpenVINO."""
+    assert select.auto_precision(backend, flags) == precision
+
+
+@pytest.mark.parametrize(
+    ("env", "devices", "visible"),
+    [
+        ({}, [], False),
+        ({}, ["nvidia0", "nvidiactl"], True),
+        ({}, ["nvidiactl", "nvidia-uvm"], False),  # driver nodes without a GPU node
+        ({"CUDA_VISIBLE_DEVICES": ""}, ["nvidia0"], False),
+        ({"CUDA_VISIBLE_DEVICES": "-1"}, ["nvidia0"], False),
+        ({"NVIDIA_VISIBLE_DEVICES": "void"}, ["nvidia0"], False),
+        ({"CUDA_VISIBLE_DEVICES": "0"}, ["nvidia1"], True),
+    ],
+)
+def test_gpu_detection_without_tensorflow(
+    tmp_path: Path, env: dict, devices: list[str], visible: bool
+) -> None:
+    """NVIDIA device nodes, unless CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES hide them."""
+    for name in devices:
+        (tmp_path / name).touch()
+    assert gpu_visible(env, dev=tmp_path) is visible
+
+
+@pytest.mark.parametrize(
+    ("values", "gpu", "expected"),
+    [
+        ({}, False, ("openvino", "bf16")),
+        ({}, True, ("tensorflow", "f32")),
+        ({"inference_backend": "tensorflow"}, False, ("tensorflow", "f32")),
+        ({"inference_precision": "int8"}, False, ("openvino", "int8")),
+        ({"inference_backend": "openvino", "inference_precision": "f32"}, True, ("openvino", "f32")),
+        ({"inference_backend": "tensorflow", "inference_precision": "bf16"}, False, ("tensorflow", "bf16")),
+        ({"inference_backend": "tensorflow", "inference_precision": "int8"}, False, "not available"),
+        ({"inference_precision": "int8"}, True, "not available"),
+    ],
+)
+def test_backend_and_precision_choice(values: dict, gpu: bool, expected) -> None:
+    """auto = OpenVINO without a GPU, TensorFlow with one; impossible combinations are refused."""
+    settings = Settings(**values)
+    if isinstance(expected, str):
+        with pytest.raises(select.BackendError, match=expected):
+            select.choose(settings, ZEN4, gpu)
+    else:
+        choice = select.choose(settings, ZEN4, gpu)
+        assert (choice.backend, choice.precision) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"INFERENCE_BACKEND": "onnx"}, "INFERENCE_BACKEND must be one of auto, tensorflow, openvino"),
+        ({"INFERENCE_PRECISION": "fp16"}, "INFERENCE_PRECISION must be one of auto, f32, bf16, int8"),
+    ],
+)
+def test_unknown_runtime_values_are_refused(env: dict, message: str) -> None:
+    """A typo fails at startup, naming the variable and the allowed values."""
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_runtime_values_are_case_insensitive() -> None:
+    """OPENVINO and BF16 are read like openvino and bf16."""
+    settings = Settings.from_env({"INFERENCE_BACKEND": "OpenVINO", "INFERENCE_PRECISION": "BF16"})
+    assert (settings.inference_backend, settings.inference_precision) == ("openvino", "bf16")
+
+
+def test_model_hash_follows_weights_not_metadata(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Re-evaluating a model (metadata.json) keeps its cached conversion; new weights do not."""
+    import shutil
+
+    copy = Path(shutil.copytree(tiny_model_dir, tmp_path / "1"))
+    before = model_hash(copy)
+    (copy / "metadata.json").write_text(
+        json.dumps({**json.loads((copy / "metadata.json").read_text()), "x": 1})
+    )
+    assert model_hash(copy) == before
+    weights = next((copy / "variables").glob("*.data-*"))
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\x01")
+    assert model_hash(copy) != before
+
+
+@pytest.fixture(scope="session")
+def runtime_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One conversion cache for this module's OpenVINO predictors."""
+    return tmp_path_factory.mktemp("runtime_cache")
+
+
+def ov_settings(model_dir: Path, cache: Path, **values) -> Settings:
+    """Settings for the tiny model on OpenVINO with a private cache."""
+    return Settings(
+        model_dir=str(model_dir), runtime_cache_dir=str(cache), inference_backend="openvino", **values
+    )
+
+
+def test_conversion_is_cached_by_content_hash(
+    tiny_model_dir: Path, runtime_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first load converts into <cache>/<hash>/f32; a restart reuses it without converting."""
+    pytest.importorskip("openvino")
+    first = select.load_predictor(ov_settings(tiny_model_dir, runtime_cache, inference_precision="f32"))
+    assert first.ir_path == runtime_cache / model_hash(tiny_model_dir) / "f32" / "model.xml"
+    assert not [
+        p for p in tiny_model_dir.rglob("*") if p.suffix in (".xml", ".bin", ".blob")
+    ]  # TF layout kept
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("converted again despite the cache")
+
+    monkeypatch.setattr("service.runtime.convert.run_child", no_conversion)
+    again = select.load_predictor(ov_settings(tiny_model_dir, runtime_cache, inference_precision="f32"))
+    assert again.ir_path == first.ir_path and any((again.ir_path.parents[1] / "compiled").iterdir())
+
+
+def block_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `import openvino` fail as if the package were not installed."""
+    monkeypatch.setitem(sys.modules, "openvino", None)
+
+
+def fail_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the converter child fail as on a model OpenVINO cannot read."""
+
+    def broken(*args, **kwargs):
+        raise ConversionError("service.runtime.convert failed (exit 1): unsupported op")
+
+    monkeypatch.setattr("service.runtime.convert.run_child", broken)
+
+
+@pytest.mark.parametrize("breakage", [block_openvino, fail_conversion])
+def test_auto_falls_back_to_tensorflow_with_one_log_line(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog, breakage
+) -> None:
+    """Runtime missing or conversion failing: auto logs one warning and serves with TensorFlow."""
+    breakage(monkeypatch)
+    settings = Settings(model_dir=str(tiny_model_dir), runtime_cache_dir=str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="service.runtime.select"):
+        predictor = select.load_predictor(settings)
+    assert select.runtime_info(predictor) == {"backend": "tensorflow", "precision": "f32", "device": "CPU"}
+    warnings = [
+        r for r in caplog.records if r.name == "service.runtime.select" and r.levelno >= logging.WARNING
+    ]
+    assert len(warnings) == 1 and "serving with TensorFlow" in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize("breakage", [block_openvino, fail_conversion])
+@pytest.mark.parametrize("values", [{"inference_backend": "openvino"}, {"inference_precision": "int8"}])
+def test_explicit_openvino_fails_clearly(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breakage, values: dict
+) -> None:
+    """An explicit choice that cannot be honoured raises (wsgi turns it into exit 4), never falls back."""
+    breakage(monkeypatch)
+    with pytest.raises(select.BackendError, match="OpenVINO cannot serve"):
+        create_app(Settings(model_dir=str(tiny_model_dir), runtime_cache_dir=str(tmp_path), **values))
+
+
+def test_int8_without_a_calibrated_build_is_refused(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """int8 is an explicit step: no cached build and no CALIBRATION_DIR means a clear error."""
+    pytest.importorskip("openvino")
+    with pytest.raises(select.BackendError, match="make quantize"):
+        select.load_predictor(ov_settings(tiny_model_dir, tmp_path, inference_precision="int8"))
+
+
+@pytest.fixture(scope="session")
+def parity_inputs(tiny_dataset: Path) -> np.ndarray:
+    """Synthetic faces of every class plus the tiny dataset's test crops, as model input."""
+    from contract import load_face
+
+    faces = [make_face(i % 7, seed=900 + i)[..., None] for i in range(14)]
+    files = sorted((tiny_dataset / "test").rglob("*.*"))
+    return np.stack([*faces, *(load_face(str(p)) for p in files)])
+
+
+def available_runtimes() -> list[tuple[str, str]]:
+    """Every backend x precision this machine can run (OpenVINO ones only when it is installed)."""
+    runtimes = [("tensorflow", "bf16")]
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return runtimes
+    return [*runtimes, ("openvino", "f32"), ("openvino", "bf16"), ("openvino", "int8")]
+
+
+@pytest.mark.parametrize(("backend", "precision"), available_runtimes())
+def test_backends_agree_on_the_tiny_model(
+    tiny_model_dir: Path,
+    tiny_dataset: Path,
+    runtime_cache: Path,
+    predictor,
+    parity_inputs,
+    backend,
+    precision,
+) -> None:
+    """Each runtime's probabilities stay within TOLERANCE[precision] of the TensorFlow f32 signature."""
+    if backend == "tensorflow":
+        # TF's bf16 rewrite is a process-wide switch: run it in a child so it cannot leak into other tests.
+        got = tensorflow_bf16_in_child(tiny_model_dir, parity_inputs)
+    else:
+        settings = ov_settings(
+            tiny_model_dir,
+            runtime_cache,
+            inference_precision=precision,
+            calibration_dir=str(tiny_dataset / "train") if precision == "int8" else "",
+        )
+        other = select.load_predictor(settings)
+        assert select.runtime_info(other) == {"backend": backend, "precision": precision, "device": "CPU"}
+        got = other.predict_batch(parity_inputs)
+    expected = predictor.predict_batch(parity_inputs)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=TOLERANCE[precision])
+    print(f"{backend}/{precision}: max |diff| {np.abs(got - expected).max():.2e}")
+    assert np.abs(got - expected).max() <= TOLERANCE[precision]
+
+
+def tensorflow_bf16_in_child(model_dir: Path, inputs: np.ndarray) -> np.ndarray:
+    """Probabilities from INFERENCE_BACKEND=tensorflow INFERENCE_PRECISION=bf16 in a fresh process."""
+    code = (
+        "import sys, numpy as np\n"
+        "from service.runtime.select import load_predictor\n"
+        "from service.settings import Settings\n"
+        "p = load_predictor(Settings(model_dir=sys.argv[1], inference_backend='tensorflow', "
+        "inference_precision='bf16'))\n"
+        "assert p.precision == 'bf16'\n"
+        "np.save(sys.argv[3], p.predict_batch(np.load(sys.argv[2])))\n"
+    )
+    folder = Path(model_dir).parent
+    np.save(folder / "parity_in.npy", inputs)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(model_dir),
+            str(folder / "parity_in.npy"),
+            str(folder / "parity_out.npy"),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
+    return np.load(folder / "parity_out.npy")
+
+
+def test_openvino_worker_never_imports_tensorflow(tiny_model_dir: Path, runtime_cache: Path) -> None:
+    """A fresh process builds the whole app on OpenVINO without TensorFlow entering sys.modules."""
+    pytest.importorskip("openvino")
+    code = (
+        "import sys\n"
+        "from service.app import create_app\n"
+        "from service.settings import Settings\n"
+        "app = create_app(Settings(model_dir=sys.argv[1], runtime_cache_dir=sys.argv[2], "
+        "inference_backend='openvino'))\n"
+        "print(app.extensions['engine'].runtime['backend'], 'tensorflow' in sys.modules, "
+        "any(m.startswith('keras') for m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tiny_model_dir), str(runtime_cache)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["openvino", "False", "False"], done.stderr[-2000:]
+
+
+def test_runtime_is_reported_in_health_metadata_and_metrics(
+    make_app, tiny_model_dir: Path, runtime_cache: Path, face_png: bytes
+) -> None:
+    """/health, /metadata and the emotion_inference_runtime gauge name the backend and precision."""
+    pytest.importorskip("openvino")
+    predictor = select.load_predictor(ov_settings(tiny_model_dir, runtime_cache, inference_precision="f32"))
+    client = make_app(predictor).test_client()
+    expected = {"backend": "openvino", "precision": "f32", "device": "CPU"}
+    assert client.get("/health").json["runtime"] == expected
+    assert client.get("/metadata").json["runtime"] == expected
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'emotion_inference_runtime{backend="openvino",device="CPU",precision="f32"} 1.0' in metrics
+    response = client.post("/predict?detect=never", data=upload(face_png))
+    assert response.status_code == 200 and len(response.json["faces"]) == 1
