@@ -13,6 +13,7 @@ from service import api, errors, inference, metrics, pages, security
 from service.model import Predictor, warm_up
 from service.runtime import select
 from service.settings import Settings
+from service.video import api as video_api
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     security.init_app(app, settings)
     engine = inference.init_app(app, settings, predictor, app_metrics)
     api.init_app(app)
+    video_api.init_app(app)  # POST /predict/video on the same engine and batcher
     pages.init_app(app)
     atexit.register(engine.close)  # the dev server and tests; gunicorn calls shutdown() from worker_exit
     runtime = select.runtime_info(predictor)

@@ -55,6 +55,12 @@ class Settings:
     # Reverse proxies in front (nginx in compose = 1) whose X-Forwarded-For is trusted for the
     # client address; 0 = the socket peer, so a direct client cannot spoof its address.
     trusted_proxies: int = 0
+    # POST /predict/video (issue 16): upload size, video length, frames analysed per request, and
+    # the share of BATCH_QUEUE_SIZE that video frames may fill, so image requests always get in.
+    max_video_mb: float = 50.0
+    max_video_seconds: float = 60.0
+    max_video_frames: int = 600
+    video_queue_share: float = 0.25
     tf_threads: int = 0  # 0 = CPU cores / workers (the model's threads, TensorFlow or OpenVINO)
     inference_backend: str = "auto"
     inference_precision: str = "auto"
@@ -67,6 +73,11 @@ class Settings:
     def max_upload_bytes(self) -> int:
         """The per-image upload limit in bytes."""
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_video_bytes(self) -> int:
+        """The /predict/video upload limit in bytes."""
+        return int(self.max_video_mb * 1024 * 1024)
 
     @property
     def intra_op_threads(self) -> int:
@@ -102,6 +113,9 @@ class Settings:
             "batch_max_size",
             "batch_queue_size",
             "inference_timeout_s",
+            "max_video_mb",
+            "max_video_seconds",
+            "max_video_frames",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -129,6 +143,8 @@ class Settings:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
         if not 0.0 < self.detector_confidence < 1.0:
             raise SettingsError(f"DETECTOR_CONFIDENCE must be in (0, 1), got {self.detector_confidence}")
+        if not 0.0 < self.video_queue_share <= 1.0:
+            raise SettingsError(f"VIDEO_QUEUE_SHARE must be in (0, 1], got {self.video_queue_share}")
         if self.batch_queue_size < self.batch_max_size:
             raise SettingsError("BATCH_QUEUE_SIZE must be >= BATCH_MAX_SIZE")
         if self.rate_limit:
