@@ -24,7 +24,9 @@ bind = f"{_settings.host}:{_settings.port}"
 # gthread: a worker serves THREADS requests at once, which is what lets the batcher group
 # concurrent requests into one model call; decoding and detection run in those threads (OpenCV
 # releases the GIL) while one batcher thread per worker owns every TensorFlow call.
-worker_class = "gthread"
+# service/worker.py is gthread that reads each request completely in its event loop before a
+# thread sees it, so slow or idle clients hold no thread (REQUEST_LINE/HEADER/BODY_TIMEOUT_S).
+worker_class = "service.worker.BufferedThreadWorker"
 workers = _settings.workers
 threads = _settings.threads
 timeout = _settings.timeout

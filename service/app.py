@@ -9,7 +9,7 @@ import cv2
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service import api, errors, inference, metrics, pages, security
+from service import api, errors, headers, inference, metrics, pages, security
 from service.model import Predictor, warm_up
 from service.runtime import select
 from service.settings import Settings
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     app.extensions["settings"] = settings
 
     errors.init_app(app)
+    headers.init_app(app)
     app_metrics = metrics.init_app(app)
     security.init_app(app, settings)
     engine = inference.init_app(app, settings, predictor, app_metrics)

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from gunicorn.http.errors import NoMoreData, ParseException
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -100,6 +101,12 @@ def _http_error(exc: HTTPException) -> tuple[Response, int]:
     return response, status
 
 
+def _unreadable_body(exc: Exception) -> tuple[Response, int]:
+    """gunicorn could not read the body the app asked for (bad chunk framing, client gone): 400."""
+    log.info("unreadable request body: %s", exc)
+    return error_response(ApiError(f"request body could not be read: {exc}", code="malformed_body"))
+
+
 def _unexpected(exc: Exception) -> tuple[Response, int]:
     """Anything unforeseen: log the traceback, show the client nothing of it."""
     log.exception("unhandled error")
@@ -114,4 +121,6 @@ def init_app(app: Flask) -> None:
         lambda exc: error_response(Invalid("request validation failed", details=exc.messages)),
     )
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(ParseException, _unreadable_body)
+    app.register_error_handler(NoMoreData, _unreadable_body)
     app.register_error_handler(Exception, _unexpected)

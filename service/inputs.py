@@ -29,7 +29,10 @@ def _kind(request: Request) -> str:
 
 def _json_body(request: Request) -> object:
     """The parsed JSON body; 400 when it is not JSON at all."""
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser's recursion limit: not a request body
+        raise BadImage("request body is nested too deeply", code="invalid_json") from None
     if body is None:
         raise BadImage("request body is not valid JSON", code="invalid_json")
     return body
@@ -66,16 +69,17 @@ def batch_images(request: Request, max_bytes: int, max_items: int) -> list[bytes
     if kind == "raw":
         raise UnsupportedMedia(f"a batch needs multipart field '{BATCH_FIELD}' or JSON {{'images': [...]}}")
     if kind == "json":
-        items: list = BatchJson().load(_json_body(request))["images"]
+        body = _json_body(request)
+        # Counted before validation: 100,000 bad items would otherwise get 100,000 error messages.
+        if isinstance(body, dict) and isinstance(body.get(BATCH_FIELD), list):
+            _check_count(len(body[BATCH_FIELD]), max_items)
+        items: list = BatchJson().load(body)["images"]
     else:
         items = request.files.getlist(BATCH_FIELD)
         if not items:
             missing = f"Missing file field '{BATCH_FIELD}' (repeat it once per image)."
             raise Invalid("multipart request has no images", details={BATCH_FIELD: [missing]})
-    if len(items) > max_items:
-        raise TooLarge(
-            f"{len(items)} images is over the limit of {max_items} per batch", code="too_many_items"
-        )
+    _check_count(len(items), max_items)
     out: list[bytes | Exception] = []
     for item in items:
         try:
@@ -83,3 +87,9 @@ def batch_images(request: Request, max_bytes: int, max_items: int) -> list[bytes
         except (BadImage, TooLarge) as exc:
             out.append(exc)
     return out
+
+
+def _check_count(count: int, max_items: int) -> None:
+    """413 too_many_items over the per-batch limit."""
+    if count > max_items:
+        raise TooLarge(f"{count} images is over the limit of {max_items} per batch", code="too_many_items")

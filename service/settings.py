@@ -18,6 +18,10 @@ BATCHING_MODES = ("adaptive", "fixed", "off")
 INFERENCE_BACKENDS = ("auto", "tensorflow", "openvino")
 # auto: bf16 where the CPU has AMX or AVX512_BF16, else f32; int8 needs a calibrated build (make quantize).
 INFERENCE_PRECISIONS = ("auto", "f32", "bf16", "int8")
+# What a rate-limited request gets while RATE_LIMIT_STORAGE (Redis) is unreachable.
+RATE_LIMIT_FAILURE_MODES = ("open", "closed")
+# Multipart and base64 wrap the image bytes: allow for base64's 4/3 plus headers before refusing a body.
+BODY_OVERHEAD = 64 * 1024
 
 
 class SettingsError(ValueError):
@@ -52,6 +56,17 @@ class Settings:
     detector: str = "yunet"
     detector_confidence: float = 0.6
     rate_limit: str = ""
+    # memory:// counts per worker process (the effective limit is RATE_LIMIT x WORKERS x replicas);
+    # redis://host:6379/0 is one budget shared by every worker and replica (flask-limiter storage).
+    rate_limit_storage: str = "memory://"
+    # Storage down: open = serve the request unlimited, closed = 503; either way logged, never a 500.
+    rate_limit_on_error: str = "open"
+    # Slow clients (service/worker.py buffers each request before a thread sees it): seconds from
+    # connection (or keep-alive wake-up) to the end of the request line and of the headers, and the
+    # longest pause between two reads of the body. Past them: 408 and the connection closes.
+    request_line_timeout_s: float = 10.0
+    header_timeout_s: float = 20.0
+    body_timeout_s: float = 30.0
     # Reverse proxies in front (nginx in compose = 1) whose X-Forwarded-For is trusted for the
     # client address; 0 = the socket peer, so a direct client cannot spoof its address.
     trusted_proxies: int = 0
@@ -73,6 +88,11 @@ class Settings:
     def max_upload_bytes(self) -> int:
         """The per-image upload limit in bytes."""
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest body an image endpoint accepts: a full batch of base64 images."""
+        return self.max_batch_items * (self.max_upload_bytes * 4 // 3 + BODY_OVERHEAD)
 
     @property
     def max_video_bytes(self) -> int:
@@ -116,6 +136,9 @@ class Settings:
             "max_video_mb",
             "max_video_seconds",
             "max_video_frames",
+            "request_line_timeout_s",
+            "header_timeout_s",
+            "body_timeout_s",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -149,6 +172,12 @@ class Settings:
             raise SettingsError("BATCH_QUEUE_SIZE must be >= BATCH_MAX_SIZE")
         if self.rate_limit:
             _check_rate_limit(self.rate_limit)
+        _check_storage(self.rate_limit_storage)
+        if self.rate_limit_on_error not in RATE_LIMIT_FAILURE_MODES:
+            mode = self.rate_limit_on_error
+            raise SettingsError(f"RATE_LIMIT_ON_ERROR must be open or closed, not {mode!r}")
+        if self.header_timeout_s < self.request_line_timeout_s:
+            raise SettingsError("HEADER_TIMEOUT_S must be >= REQUEST_LINE_TIMEOUT_S (the line is in it)")
 
 
 def _convert(name: str, kind: object, raw: str) -> object:
@@ -171,3 +200,13 @@ def _check_rate_limit(value: str) -> None:
         parse_many(value)
     except ValueError as exc:
         raise SettingsError(f"RATE_LIMIT {value!r} is not a valid limit (e.g. '100/minute'): {exc}") from None
+
+
+def _check_storage(uri: str) -> None:
+    """A storage URI flask-limiter knows (memory://, redis://, rediss://, redis+sentinel://, ...)."""
+    from limits.storage import SCHEMES
+
+    scheme = uri.partition("://")[0]
+    if "://" not in uri or scheme not in SCHEMES:
+        known = ", ".join(sorted(f"{s}://" for s in SCHEMES if not s.startswith("async+")))
+        raise SettingsError(f"RATE_LIMIT_STORAGE {uri!r} is not a storage URI; one of {known}")

@@ -35,6 +35,9 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
 ]
+# Chromium logs most CSP refusals itself; the event catches every one, whatever the browser logs.
+CSP_REPORTER = """document.addEventListener("securitypolicyviolation", (e) =>
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));"""
 _FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
 
 
@@ -143,14 +146,15 @@ def open_page(service_url: str, context, console: ConsoleLog, request: pytest.Fi
     """Open the page (with the API key saved unless with_key=False); asserts a clean console after."""
     pages = []
 
-    def _open(*, with_key: bool = True, width: int = 1280, height: int = 900):
+    def _open(*, with_key: bool = True, width: int = 1280, height: int = 900, path: str = "/"):
         if with_key:
             context.add_init_script(f"localStorage.setItem({KEY_STORAGE!r}, {API_KEY!r})")
+        context.add_init_script(CSP_REPORTER)
         page = context.new_page()
         page.set_viewport_size({"width": width, "height": height})
         page.on("console", lambda msg: msg.type == "error" and console.errors.append(msg.text))
         page.on("pageerror", lambda exc: console.errors.append(f"uncaught: {exc}"))
-        page.goto(service_url + "/")
+        page.goto(service_url + path)
         page.wait_for_load_state("networkidle")
         pages.append(page)
         return page

@@ -15,6 +15,12 @@ def test_defaults_without_environment() -> None:
     assert settings.max_upload_bytes == 10 * 1024 * 1024
     assert settings.detector == "yunet"
     assert settings.api_key == "" and settings.rate_limit == ""
+    assert settings.rate_limit_storage == "memory://" and settings.rate_limit_on_error == "open"
+    assert (settings.request_line_timeout_s, settings.header_timeout_s, settings.body_timeout_s) == (
+        10,
+        20,
+        30,
+    )
 
 
 def test_environment_values_are_parsed() -> None:
@@ -68,6 +74,18 @@ def test_tf_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
         ({"DETECTOR_CONFIDENCE": "1.5"}, "DETECTOR_CONFIDENCE must be in"),
         ({"RATE_LIMIT": "lots"}, "RATE_LIMIT 'lots' is not a valid limit"),
+        (
+            {"RATE_LIMIT_STORAGE": "localhost:6379"},
+            "RATE_LIMIT_STORAGE 'localhost:6379' is not a storage URI",
+        ),
+        ({"RATE_LIMIT_STORAGE": "redsi://host"}, "RATE_LIMIT_STORAGE 'redsi://host' is not a storage URI"),
+        ({"RATE_LIMIT_ON_ERROR": "maybe"}, "RATE_LIMIT_ON_ERROR must be open or closed"),
+        ({"REQUEST_LINE_TIMEOUT_S": "0"}, "REQUEST_LINE_TIMEOUT_S must be > 0"),
+        ({"BODY_TIMEOUT_S": "-1"}, "BODY_TIMEOUT_S must be > 0"),
+        (
+            {"REQUEST_LINE_TIMEOUT_S": "30", "HEADER_TIMEOUT_S": "10"},
+            "HEADER_TIMEOUT_S must be >= REQUEST_LINE",
+        ),
     ],
 )
 def test_invalid_values_fail_with_the_variable_name(env: dict[str, str], message: str) -> None:
