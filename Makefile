@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv browser-deps test test-slow lint format train evaluate tune ensemble export predict serve clean
+.PHONY: help venv browser-deps redis-deps test test-slow lint format train evaluate tune ensemble export predict serve clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -38,7 +38,18 @@ browser-deps: venv ## install what tests/browser needs: Chromium (Debian chromiu
 	fi
 	@$(PY) -c "import playwright, pytest_playwright" 2>/dev/null || $(VENV)/bin/pip install -q -e ".[$(EXTRAS)]"
 
-test: venv browser-deps ## lint + the whole default test suite (no dataset, GPU or network needed)
+REDIS_SERVER ?= /usr/bin/redis-server
+redis-deps: ## install what the shared rate-limit tests need: redis-server (Debian package) when missing
+	@if [ ! -x "$(REDIS_SERVER)" ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+		if [ "$$SUDO" != none ] && command -v apt-get >/dev/null; then \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; \
+		fi; \
+		[ -x "$(REDIS_SERVER)" ] || echo "redis-deps: no redis-server at $(REDIS_SERVER) and apt-get could not install it" \
+			"(needs root or sudo and a Debian mirror); the shared rate-limit tests will be skipped" >&2; \
+	fi
+
+test: venv browser-deps redis-deps ## lint + the whole default test suite (no dataset, GPU or network needed)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest

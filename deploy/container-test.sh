@@ -12,6 +12,7 @@ VENV=${VENV:-.venv}
 IMAGE=${IMAGE:-emotion-service:cpu}
 TRAIN_IMAGE=${TRAIN_IMAGE:-emotion-service:train}
 LB_IMAGE=${LB_IMAGE:-nginx:1.28.0-bookworm}
+REDIS_IMAGE=${REDIS_IMAGE:-redis:7.4.2-bookworm}
 PORT=${CT_PORT:-18000}
 LB_PORT=${CT_LB_PORT:-18080}
 REPLICAS=${CT_REPLICAS:-2}
@@ -19,7 +20,7 @@ PROJECT=emotionct
 CTR=emotionct-single
 NICE=(nice -n 15)
 COMPOSE=("$VENV/bin/podman-compose" -p "$PROJECT" -f docker-compose.yml)
-export HTTP_PORT=$LB_PORT API_IMAGE=$IMAGE LB_IMAGE TRAIN_IMAGE
+export HTTP_PORT=$LB_PORT API_IMAGE=$IMAGE LB_IMAGE TRAIN_IMAGE REDIS_IMAGE
 
 step() { printf '\n== %s %s\n' "$(date +%T)" "$*"; }
 fail() { printf 'container-test: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -99,6 +100,9 @@ burst_started=$SECONDS
 seq 64 | xargs -P 16 -I{} curl -fsS -o /dev/null -F "image=@$face" "http://127.0.0.1:$PORT/predict" \
     || fail "concurrent /predict burst"
 echo "64 POST /predict, 16 at a time: $((SECONDS - burst_started)) s, all 200"
+echo "slow clients: 160 slow or idle connections (more than 2 workers x 32 threads) while 16 valid requests are sent"
+"$VENV/bin/python" -m tests.reliability.slowclients "http://127.0.0.1:$PORT" --per-kind 32 --requests 16 \
+    || fail "slow clients starved the image"
 echo "memory (2 workers, after the burst):"
 rss_report "$CTR"
 
@@ -135,9 +139,16 @@ if ! podman image exists "$lb_ref"; then
     "${NICE[@]}" podman build --format docker --pull=never -t "$lb_ref" -f deploy/nginx/standin.Containerfile deploy/nginx
 fi
 
+step "redis stand-in $REDIS_IMAGE (Debian's redis-server on the local base)"
+case $REDIS_IMAGE in */*) redis_ref=$REDIS_IMAGE ;; *) redis_ref=docker.io/library/$REDIS_IMAGE ;; esac
+if ! podman image exists "$redis_ref"; then
+    "${NICE[@]}" podman build --format docker --pull=never -t "$redis_ref" -f deploy/redis/standin.Containerfile deploy/redis
+fi
+
 step "podman-compose up --scale api=$REPLICAS"
 compose_down 10 >/dev/null
-"${COMPOSE[@]}" up -d --no-build --scale "api=$REPLICAS" 2>&1 | grep -v systemd
+# A rate limit, so the replicas count in the compose redis service (checked below).
+RATE_LIMIT=1000/minute "${COMPOSE[@]}" up -d --no-build --scale "api=$REPLICAS" 2>&1 | grep -v systemd
 mapfile -t replicas < <(podman ps --filter "label=io.podman.compose.project=$PROJECT" \
     --filter "label=com.docker.compose.service=api" --format '{{.Names}}')
 ((${#replicas[@]} == REPLICAS)) || fail "expected $REPLICAS api containers, got ${replicas[*]:-none}"
@@ -163,6 +174,11 @@ echo "requests per replica (nginx access log):"; echo "$served"
 for replica in "${replicas[@]}"; do
     echo "$replica memory:"; rss_report "$replica"
 done
+redis=$(podman ps --filter "label=io.podman.compose.project=$PROJECT" \
+    --filter "label=com.docker.compose.service=redis" --format '{{.Names}}')
+keys=$(podman exec "$redis" redis-cli --scan | wc -l)
+echo "rate-limit storage: redis container $redis, $keys key(s)"
+((keys > 0)) || fail "the replicas did not count their rate limit in redis"
 compose_down 40
 echo
 echo "container-test: PASSED in $SECONDS s"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
 from flask import Flask, request
 
-from service.errors import Unauthorized
+from service.errors import Unauthorized, Unavailable
 from service.settings import Settings
 
+log = logging.getLogger(__name__)
 API_KEY_HEADER = "X-API-Key"
 # Open without a key: probes and scrapers (health, metrics), and the pages that explain the API.
 OPEN_ENDPOINTS = frozenset(
@@ -34,19 +36,44 @@ def init_app(app: Flask, settings: Settings) -> None:
                 raise Unauthorized(f"missing or wrong {API_KEY_HEADER} header")
 
     if settings.rate_limit:
-        from flask_limiter import Limiter
-        from flask_limiter.util import get_remote_address
+        _init_rate_limit(app, settings)
 
-        # memory:// is per worker: the effective limit is RATE_LIMIT x WORKERS (documented).
-        # application_limits: one budget per client across the work endpoints (default_limits would
-        # give each endpoint its own, multiplying the limit by their number).
-        limiter = Limiter(
-            get_remote_address,
-            app=app,
-            application_limits=[settings.rate_limit],
-            headers_enabled=True,
-            storage_uri="memory://",
-            retry_after="delta-seconds",
-        )
-        limiter.request_filter(lambda: not request.path.startswith(LIMITED_PREFIXES))
-        app.extensions["emotion_limiter"] = limiter
+
+def _init_rate_limit(app: Flask, settings: Settings) -> None:
+    """RATE_LIMIT per client, counted in RATE_LIMIT_STORAGE; RATE_LIMIT_ON_ERROR when it is down."""
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    storage = settings.rate_limit_storage
+    # wrap_exceptions: any backend's failure is one limits.errors.StorageError. A Redis that does
+    # not answer must cost a request a second at most, not hang it.
+    options: dict = {"wrap_exceptions": True}
+    if storage.startswith(("redis", "valkey")):
+        options.update(socket_connect_timeout=1, socket_timeout=1)
+    # memory:// is per worker: the effective limit is RATE_LIMIT x WORKERS x replicas (documented);
+    # redis:// is one budget for all of them. application_limits: one budget per client across the
+    # work endpoints (default_limits would give each endpoint its own, multiplying the limit).
+    # swallow_errors: flask-limiter never raises on a storage failure (it logs it); a request whose
+    # limit could not be checked then has no current_limit, which _fail_closed turns into a 503.
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        application_limits=[settings.rate_limit],
+        headers_enabled=True,
+        storage_uri=storage,
+        storage_options=options,
+        swallow_errors=True,
+        retry_after="delta-seconds",
+    )
+    limiter.request_filter(lambda: not request.path.startswith(LIMITED_PREFIXES))
+    app.extensions["emotion_limiter"] = limiter
+    if settings.rate_limit_on_error == "closed":
+
+        @app.before_request  # registered after the limiter's own check, so it runs after it
+        def _fail_closed() -> None:
+            """503 for a limited request whose budget could not be read from the storage."""
+            if request.path.startswith(LIMITED_PREFIXES) and limiter.current_limit is None:
+                log.warning(
+                    "rate limit storage %s unreachable: refusing (RATE_LIMIT_ON_ERROR=closed)", storage
+                )
+                raise Unavailable("rate limiting is unavailable; retry later", retry_after=1)

@@ -16,7 +16,12 @@ jsonschema = pytest.importorskip("jsonschema")
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILES = ["Dockerfile", "Dockerfile.gpu", "deploy/nginx/standin.Containerfile"]
+DOCKERFILES = [
+    "Dockerfile",
+    "Dockerfile.gpu",
+    "deploy/nginx/standin.Containerfile",
+    "deploy/redis/standin.Containerfile",
+]
 SERVICE_IMAGES = ["Dockerfile", "Dockerfile.gpu"]
 
 
@@ -134,3 +139,15 @@ def test_compose_services(compose: dict):
     assert train["profiles"] == ["train"] and train["build"]["target"] == "train"
     assert train["command"][0] == "train" and any(v.endswith(":/app/models") for v in train["volumes"])
     assert any(v.endswith(":/data:ro") for v in train["volumes"])
+
+
+def test_compose_rate_limits_are_shared_through_redis(compose: dict):
+    """api counts RATE_LIMIT in the redis service: pinned image, healthcheck, nothing published."""
+    redis = compose["services"]["redis"]
+    image = redis["image"].split(":-")[-1].rstrip("}")
+    assert re.fullmatch(r"redis:\d+\.\d+\.\d+-\w+", image), f"pin the redis image: {image}"
+    assert "ports" not in redis and redis["expose"] == ["6379"]
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    api = compose["services"]["api"]
+    assert api["environment"]["RATE_LIMIT_STORAGE"] == "${RATE_LIMIT_STORAGE:-redis://redis:6379/0}"
+    assert api["depends_on"]["redis"]["condition"] == "service_healthy"
