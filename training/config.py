@@ -20,6 +20,8 @@ class TrainConfig:
     run_dir: str = "runs/default"
     model_name: str = "emotion"
     version: int = 0  # 0 = next free version number under model_dir
+    # Replace an existing version folder (otherwise refused: published models are never written into).
+    overwrite: bool = False
     epochs: int = 60
     batch_size: int = 64
     learning_rate: float = 1e-3

@@ -112,12 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     from training.data import load_arrays, split_train_val
     from training.manifest import build_manifest
     from training.manifest import class_names as get_class_names
+    from training.export import check_version_free
     from training.publish import publish
     from training.report import dataset_report
 
     try:
         if len(args.member) < 2:
             raise ValueError("give --member at least twice")
+        if args.publish and config.version:  # refused before the members are evaluated
+            check_version_free(Path(config.model_dir) / str(config.version), config.overwrite)
         manifest = build_manifest(config.data_dir)
         _, val_df = split_train_val(manifest, config)
         images, labels = load_arrays(val_df, get_class_names(manifest))

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import platform
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,19 +15,60 @@ import keras
 import tensorflow as tf
 
 from contract import CHANNELS, IMAGE_SIZE, INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME, contract_dict
-from contract.modeldir import write_metadata
+from contract.modeldir import ModelDirError, write_metadata
 from training.config import TTA_VIEWS
 
 KERAS_FILE = "model.keras"
+# A version being written: <root>/.<version>.partial-<random>, renamed to <root>/<version> when
+# complete. Loaders only look at numeric folder names, so a server never sees a half-written one.
+PARTIAL = ".partial-"
 
 
 def next_version(model_root: str | Path) -> int:
-    """One more than the highest numeric version folder under model_root."""
+    """One more than the highest version folder under model_root, counting ones still being written."""
     root = Path(model_root)
-    versions = (
-        [int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()] if root.is_dir() else []
-    )
-    return max(versions, default=0) + 1
+    names = [p.name for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    staged = [name[1:].partition(PARTIAL)[0] for name in names if name.startswith(".") and PARTIAL in name]
+    return max((int(n) for n in names + staged if n.isdigit()), default=0) + 1
+
+
+def check_version_free(version_dir: str | Path, overwrite: bool = False) -> None:
+    """Refuse an existing version folder (published models are never written into) unless overwrite."""
+    target = Path(version_dir)
+    if target.exists() and not overwrite:
+        raise ModelDirError(
+            f"{target} already exists: a published version is never replaced; choose another --version "
+            "(or none, for the next free one) or pass --overwrite to replace it"
+        )
+
+
+@contextmanager
+def staged_version_dir(version_dir: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """An empty folder beside version_dir, renamed to it once the block completes.
+
+    A failure (or a crash) inside the block never leaves a folder named like a version: the
+    staging folder is removed, and an existing version stays untouched. With overwrite, the old
+    folder is renamed aside, the new one renamed in, and only then the old one deleted.
+    """
+    target = Path(version_dir)
+    check_version_free(target, overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{PARTIAL}", dir=target.parent))
+    aside = None
+    try:
+        yield staging
+        check_version_free(target, overwrite)  # another run may have published it meanwhile
+        if target.exists():
+            aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.replaced-", dir=target.parent))
+            target.rename(aside / target.name)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if aside is not None and not target.exists():
+            (aside / target.name).rename(target)  # the swap failed half-way: put the old one back
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 ZOOM_FRACTION = 0.9  # flip-zoom: the central 90% (44x44 of 48x48), resized back to 48x48
@@ -86,6 +131,8 @@ def export_model(
     """Write model.keras (unless include_keras is False), the SavedModel and metadata.json."""
     out = Path(version_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if any(out.iterdir()):  # publish() stages a fresh folder: this never writes into a published one
+        raise ModelDirError(f"{out} is not empty: export_model writes only into a new folder")
     if include_keras:
         keras_model = model
         if not include_optimizer:

@@ -9,6 +9,7 @@ python -m training.publish --checkpoint runs/x/best.keras --data-dir DIR --confi
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from training.config import TrainConfig, add_arguments, config_from_args
 from training.data import class_weights, split_train_val
 from training.errors import DatasetError, ModelDirError
 from training.evaluate import evaluate_dir
-from training.export import export_model, next_version
+from training.export import check_version_free, export_model, next_version, staged_version_dir
 from training.manifest import build_manifest, fingerprint
 from training.manifest import class_names as get_class_names
 from training.report import dataset_report, save_report
@@ -38,9 +39,34 @@ def publish(
     report: dict[str, Any],
     training_info: dict[str, Any],
 ) -> Path:
-    """Export model to <model_dir>/<version>/, evaluate on the test split, store metrics."""
+    """Export model to <model_dir>/<version>/, evaluate on the test split, store metrics.
+
+    Everything is written into a staging folder beside the version folder and renamed into place
+    only when complete (training.export.staged_version_dir); an existing version is refused
+    unless config.overwrite.
+    """
     version = config.version or next_version(config.model_dir)
     version_dir = Path(config.model_dir) / str(version)
+    with staged_version_dir(version_dir, overwrite=config.overwrite) as staging:
+        metrics = _write_version(model, config, manifest, report, training_info, staging, version_dir)
+    print(
+        f"exported {version_dir}: test accuracy {metrics['accuracy']:.4f}, "
+        f"macro-F1 {metrics['macro_f1']:.4f}",
+        flush=True,
+    )
+    return version_dir
+
+
+def _write_version(
+    model: keras.Model,
+    config: TrainConfig,
+    manifest: pd.DataFrame,
+    report: dict[str, Any],
+    training_info: dict[str, Any],
+    version_dir: Path,
+    final_dir: Path,
+) -> dict[str, Any]:
+    """Export, evaluate and record the metrics into version_dir, the staging folder of final_dir."""
     history = cb.read_history(config.run_dir)
     train_df, val_df = split_train_val(manifest, config)
     training_info = {
@@ -74,14 +100,14 @@ def publish(
         history.to_csv(version_dir / "evaluation" / "history.csv", index=False)
     metrics = evaluate_dir(version_dir, config.data_dir, version_dir / "evaluation", history)
     metadata = read_metadata(version_dir)
+    metadata["version"] = int(final_dir.name) if final_dir.name.isdigit() else final_dir.name
     metadata["metrics"] = {k: v for k, v in metrics.items() if k not in ("model_dir", "data_dir")}
     write_metadata(version_dir, metadata)
-    print(
-        f"exported {version_dir}: test accuracy {metrics['accuracy']:.4f}, "
-        f"macro-F1 {metrics['macro_f1']:.4f}",
-        flush=True,
-    )
-    return version_dir
+    # The evaluation's own record names the folder the version will have, not the staging one.
+    record = version_dir / "evaluation" / "metrics.json"
+    recorded = {**json.loads(record.read_text()), "model_dir": str(final_dir)}
+    record.write_text(json.dumps(recorded, indent=2) + "\n")
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = config_from_args(args)
     try:
+        if config.version:  # before loading anything
+            check_version_free(Path(config.model_dir) / str(config.version), config.overwrite)
         manifest = build_manifest(config.data_dir)
         model = keras.models.load_model(args.checkpoint)
         publish(model, config, manifest, dataset_report(manifest), {"checkpoint": str(args.checkpoint)})

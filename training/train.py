@@ -35,9 +35,12 @@ def train(config: TrainConfig) -> Path:
     from training.manifest import build_manifest
     from training.manifest import class_names as get_class_names
     from training.model import compile_model, make_model
+    from training.export import check_version_free
     from training.publish import publish
     from training.report import dataset_report, format_report, save_report
 
+    if config.version:  # refused now, not after hours of training
+        check_version_free(Path(config.model_dir) / str(config.version), config.overwrite)
     strategy = configure_devices(config.mixed_precision)
     run_dir = Path(config.run_dir)
     resuming = cb.prepare_run_dir(run_dir)
