@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from service import schemas
 from service.security import API_KEY_HEADER
+from service.video import openapi as video_openapi
 
 API_VERSION = "1.0"
 _ERRORS = {
@@ -145,4 +146,5 @@ def build_spec() -> dict[str, Any]:
             }
         },
     )
+    video_openapi.add_paths(spec)
     return spec.to_dict()

@@ -101,3 +101,10 @@ export function predict(blob, { apiKey = "", detect = "auto", filename = "image"
   form.append("image", blob, filename);
   return request("predict", { apiKey, query: { detect }, body: form, signal, method: "POST" });
 }
+
+/** POST /predict/video with the clip as the multipart field "video". */
+export function predictVideo(blob, { apiKey = "", detect = "auto", filename = "video", signal } = {}) {
+  const form = new FormData();
+  form.append("video", blob, filename);
+  return request("predict/video", { apiKey, query: { detect }, body: form, signal, method: "POST" });
+}

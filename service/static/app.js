@@ -2,6 +2,7 @@
 
 import { ApiError, fetchMetadata, loadApiKey, predict, saveApiKey } from "./api.js";
 import { wireFileInputs } from "./files.js";
+import { hideVideo, wireVideo } from "./video.js";
 import { facesSummary, markSelected, percent, renderBars, renderFaces } from "./view.js";
 import { WebcamControls } from "./webcam.js";
 
@@ -117,6 +118,7 @@ async function analyse(blob, filename) {
   const controller = new AbortController();
   state.controller = controller;
   state.lastInput = { blob, filename };
+  hideVideo();
   clearError();
   setStatus(`Analysing ${filename}…`);
   ui.overlay.replaceChildren();
@@ -158,7 +160,9 @@ async function showFrame(blob, result) {
 
 /** Wire every control and load the model details. */
 function init() {
-  const analyseFile = (file) => analyse(file, file.name || "pasted image");
+  let video = null;
+  const analyseFile = (file) => (file.type.startsWith("video/") && video
+    ? video.analyse(file) : analyse(file, file.name || "pasted image"));
   const webcam = new WebcamControls(ui, {
     analyse, showFrame, showError, clearError, setStatus, requestOptions, cancelPending,
   });
@@ -178,6 +182,17 @@ function init() {
     if (state.lastInput && !webcam.live) analyse(state.lastInput.blob, state.lastInput.filename);
   });
   wireFileInputs(ui.fileInput, ui.dropZone, analyseFile);
+  video = wireVideo({
+    setStatus, showError, clearError, requestOptions,
+    beforeVideo: () => {
+      cancelPending();
+      if (webcam.live) webcam.setLive(false);
+      state.lastInput = null;
+      ui.stage.hidden = ui.chart.hidden = true;
+      ui.overlay.replaceChildren();
+      ui.caption.textContent = "";
+    },
+  });
   loadMetadata();
 }
 

@@ -127,10 +127,11 @@ def predict_video() -> ResponseReturnValue:
     eng: Engine = current_app.extensions["engine"]
     settings = eng.settings
     request.max_content_length = settings.max_video_bytes + OVERHEAD
-    options = _options(VIDEO_QUERY.load(request.args), settings)
+    query = VIDEO_QUERY.load(request.args)
     if not eng.ready:
         raise Unavailable("the model is not ready", code="not_ready", retry_after=5)
     with video_upload(request, settings.max_video_bytes) as path:
+        options = _options(query, settings)  # after the upload's own checks: a missing field is 422
         try:
             body = run(eng, path, options, current_app.extensions["video_budget"])
         except QueueFull:

@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     from service.settings import Settings
     from service.video.offline import analyze_file, model_batcher, video_files
 
+    if not args.video.exists():
+        print(f"error: {args.video} does not exist", file=sys.stderr)
+        return 2
     videos = video_files(args.video)
     if not videos:
         print(f"error: no video files in {args.video}", file=sys.stderr)

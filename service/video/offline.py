@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def analyze_file(
     annotate: bool = False,
     progress: bool = True,
     batcher: Batcher | None = None,
+    on_frame: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Analyse one video into out_dir; returns the tracks.json document."""
     path, out, options = Path(path), Path(out_dir), options or Options()
@@ -67,7 +69,7 @@ def analyze_file(
             options,
             sinks,
             keep_images=annotate,
-            on_frame=lambda: bar.update(1),
+            on_frame=lambda: (bar.update(1), on_frame and on_frame()),
         )
     finally:
         bar.close()

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from service.faces import DETECT_MODES
 from service.schemas import Box, ModelRef
 from service.video.smoothing import DEFAULT_WINDOW, SMOOTHING
 from service.video.source import DEFAULT_FPS
 
-MAX_FPS = 30.0
-
-
-def _odd(value: int) -> None:
-    """A centred median window needs an odd length."""
-    if value % 2 == 0:
-        raise ValidationError("must be an odd number")
+MIN_FPS, MAX_FPS = 0.1, 30.0
+WINDOWS = tuple(range(1, 32, 2))  # a centred median needs an odd length (an enum the schema can say)
 
 
 class VideoQuery(Schema):
@@ -26,19 +21,19 @@ class VideoQuery(Schema):
 
     fps = fields.Float(
         load_default=DEFAULT_FPS,
-        validate=validate.Range(min=0, max=MAX_FPS, min_inclusive=False),
+        validate=validate.Range(min=MIN_FPS, max=MAX_FPS),
         metadata={"description": "frames sampled per second of video"},
     )
     max_seconds = fields.Float(
         load_default=None,
-        validate=validate.Range(min=0, min_inclusive=False),
+        validate=validate.Range(min=MIN_FPS),
         metadata={"description": "analyse only the first seconds (at most MAX_VIDEO_SECONDS)"},
     )
     detect = fields.String(load_default="auto", validate=validate.OneOf(DETECT_MODES))
     smoothing = fields.String(load_default="median", validate=validate.OneOf(SMOOTHING))
     window = fields.Integer(
         load_default=DEFAULT_WINDOW,
-        validate=[validate.Range(min=1, max=31), _odd],
+        validate=validate.OneOf(WINDOWS),
         metadata={"description": "median window in sampled frames (odd)"},
     )
 
