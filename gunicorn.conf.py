@@ -27,7 +27,7 @@ bind = f"{_settings.host}:{_settings.port}"
 # service/worker.py is gthread that reads each request completely in its event loop before a
 # thread sees it, so slow or idle clients hold no thread (REQUEST_LINE/HEADER/BODY_TIMEOUT_S).
 worker_class = "service.worker.BufferedThreadWorker"
-workers = _settings.workers
+workers = _settings.worker_count  # WORKERS=0: see Settings.worker_count
 threads = _settings.threads
 timeout = _settings.timeout
 graceful_timeout = _settings.graceful_timeout
@@ -68,7 +68,7 @@ def on_starting(server) -> None:
         server.log.critical("cannot start: %s", exc)
         sys.exit(4)
     server.log.info(
-        "model %s (%d classes); %d worker(s) x %d thread(s), TF threads per worker %d",
+        "model %s (%d classes); %d worker(s) x %d thread(s), model threads per worker %d",
         version_dir,
         len(class_names),
         workers,

@@ -18,6 +18,8 @@ BATCHING_MODES = ("adaptive", "fixed", "off")
 INFERENCE_BACKENDS = ("auto", "tensorflow", "openvino")
 # auto: bf16 where the CPU has AMX or AVX512_BF16, else f32; int8 needs a calibrated build (make quantize).
 INFERENCE_PRECISIONS = ("auto", "f32", "bf16", "int8")
+# WORKERS=0 never starts more than this many: each has its own batcher, so more split the batches thinner.
+MAX_AUTO_WORKERS = 4
 # What a rate-limited request gets while RATE_LIMIT_STORAGE (Redis) is unreachable.
 RATE_LIMIT_FAILURE_MODES = ("open", "closed")
 # Multipart and base64 wrap the image bytes: allow for base64's 4/3 plus headers before refusing a body.
@@ -35,7 +37,9 @@ class Settings:
     model_dir: str = "models/emotion"
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 1
+    # 0 = auto (worker_count): one per core, at most 4, when OpenVINO serves (a worker is ~200 MiB and
+    # Python work, detection included, holds one GIL per worker); 1 on TensorFlow (~700 MiB each).
+    workers: int = 0
     # One request occupies a gthread thread while it waits for its batch, so fewer threads than
     # BATCH_MAX_SIZE would cap every batch at THREADS (measured: mean batch 8.0 with 8 threads).
     threads: int = 32
@@ -105,7 +109,19 @@ class Settings:
         if self.tf_threads:
             return self.tf_threads
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        return max(1, cores // self.workers)
+        return max(1, cores // self.worker_count)
+
+    @property
+    def worker_count(self) -> int:
+        """WORKERS, or for 0 the auto rule above (decided without importing either runtime)."""
+        if self.workers:
+            return self.workers
+        from service.runtime.plan import expected_backend
+
+        if expected_backend(self.inference_backend) != "openvino":
+            return 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, min(cores, MAX_AUTO_WORKERS))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -124,7 +140,6 @@ class Settings:
         """Reject values that would only fail later, far from their cause."""
         positive = (
             "port",
-            "workers",
             "threads",
             "timeout",
             "max_upload_mb",
@@ -146,6 +161,8 @@ class Settings:
         for name in ("graceful_timeout", "batch_max_wait_ms", "tf_threads", "trusted_proxies"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name.upper()} must be >= 0, got {getattr(self, name)}")
+        if self.workers < 0:
+            raise SettingsError(f"WORKERS must be >= 0 (0 = auto), got {self.workers}")
         if self.port > 65535:
             raise SettingsError(f"PORT must be <= 65535, got {self.port}")
         if self.detector not in DETECTORS:

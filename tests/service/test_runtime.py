@@ -334,3 +334,24 @@ def test_runtime_is_reported_in_health_metadata_and_metrics(
     assert 'emotion_inference_runtime{backend="openvino",device="CPU",precision="f32"} 1.0' in metrics
     response = client.post("/predict?detect=never", data=upload(face_png))
     assert response.status_code == 200 and len(response.json["faces"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("values", "openvino", "expected"),
+    [
+        ({}, True, 4),  # 8 cores, capped: every worker has its own batcher
+        ({"inference_backend": "tensorflow"}, True, 1),
+        ({}, False, 1),  # auto will fall back to TensorFlow: its workers are ~700 MiB each
+        ({"workers": 3}, True, 3),
+    ],
+)
+def test_auto_worker_count(
+    monkeypatch: pytest.MonkeyPatch, values: dict, openvino: bool, expected: int
+) -> None:
+    """WORKERS=0: one small OpenVINO worker per core (at most 4), one TensorFlow worker."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr("service.runtime.plan.openvino_installed", lambda: openvino)
+    monkeypatch.setattr("service.runtime.plan.gpu_visible", lambda: False)
+    settings = Settings(**values)
+    assert settings.worker_count == expected
+    assert settings.intra_op_threads == 8 // expected

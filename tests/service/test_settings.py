@@ -66,7 +66,7 @@ def test_tf_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"PORT": "eighty"}, "PORT must be a number"),
         ({"PORT": "0"}, "PORT must be > 0"),
         ({"PORT": "70000"}, "PORT must be <= 65535"),
-        ({"WORKERS": "-1"}, "WORKERS must be > 0"),
+        ({"WORKERS": "-1"}, "WORKERS must be >= 0"),
         ({"MAX_UPLOAD_MB": "0"}, "MAX_UPLOAD_MB must be > 0"),
         ({"BATCH_MAX_WAIT_MS": "-5"}, "BATCH_MAX_WAIT_MS must be >= 0"),
         ({"BATCH_MAX_SIZE": "64", "BATCH_QUEUE_SIZE": "8"}, "BATCH_QUEUE_SIZE must be >= BATCH_MAX_SIZE"),
