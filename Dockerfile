@@ -1,4 +1,5 @@
-# CPU image of the emotion service: gunicorn + Flask + TensorFlow (CPU), the shipped model baked in.
+# CPU image of the emotion service: gunicorn + Flask, OpenVINO serving the baked-in SavedModel (converted
+# at build time; bf16 where the CPU has AMX or AVX512_BF16), TensorFlow (CPU) for training and fallback.
 #   docker build -t emotion-service:cpu .
 #   docker run --rm -p 8000:8000 emotion-service:cpu
 # Another model: mount it and point MODEL_DIR at it (TF-Serving layout <root>/<version>/saved_model.pb):
@@ -62,6 +63,11 @@ COPY gunicorn.conf.py deploy/healthcheck.py ./
 COPY contract contract
 COPY service service
 COPY models/emotion models/emotion
+# The baked-in model's OpenVINO conversion, keyed by its content hash, so no worker converts at startup;
+# writable by the app user for compiled blobs and int8 builds (a mounted MODEL_DIR converts on first start).
+ENV RUNTIME_CACHE_DIR=/var/cache/emotion-service
+RUN python -m service.runtime.prepare --model-dir /app/models/emotion \
+    && chown -R 10001:10001 /var/cache/emotion-service
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 CMD ["python", "/app/healthcheck.py"]

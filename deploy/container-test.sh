@@ -85,7 +85,13 @@ podman run -d --name "$CTR" -p "127.0.0.1:$PORT:8000" -e WORKERS=2 "$IMAGE" >/de
 started=$SECONDS
 wait_http "http://127.0.0.1:$PORT/health" 300 || { podman logs "$CTR" | tail -40; fail "no healthy /health"; }
 echo "ready after $((SECONDS - started)) s"
-echo "GET /health -> $(curl -fsS "http://127.0.0.1:$PORT/health")"
+health=$(curl -fsS "http://127.0.0.1:$PORT/health")
+echo "GET /health -> $health"
+backend=$("$VENV/bin/python" -c 'import json, sys; print(json.loads(sys.argv[1])["runtime"]["backend"])' "$health")
+[[ $backend == "${CT_EXPECT_BACKEND:-openvino}" ]] \
+    || fail "the image serves with $backend, expected ${CT_EXPECT_BACKEND:-openvino} (INFERENCE_BACKEND=auto on a CPU)"
+runtime_lines=$(podman logs "$CTR" 2>&1 | grep -c "inference runtime:" || true)
+((runtime_lines >= 1)) || fail "no 'inference runtime:' line in the startup log"
 podman healthcheck run "$CTR" && echo "image HEALTHCHECK: healthy"
 echo "POST /predict ($face) ->"
 curl -fsS -F "image=@$face" "http://127.0.0.1:$PORT/predict" | tee /tmp/container-test-predict.json

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,15 @@ class OpenVINOPredictor:
             return self._request.get_output_tensor(0).data.copy()
 
 
+def _writable(folder: Path) -> bool:
+    """Whether the folder exists (or can be made) and can be written to."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK)
+
+
 def compile_config(precision: str, threads: int) -> dict[str, Any]:
     """CPU plugin properties: one stream (the batcher sends one batch at a time) using `threads` cores."""
     return {
@@ -75,7 +85,11 @@ def load_openvino(
     ir = int8_ir(version_dir, model_cache, calibration_dir) if precision == "int8" else None
     ir = ir or ensure_ir(version_dir, model_cache)
     core = ov.Core()
-    core.set_property({"CACHE_DIR": str(model_cache / "compiled")})  # compiled blobs: a restart skips compile
+    blobs = model_cache / "compiled"
+    if _writable(blobs):  # compiled blobs: a restart skips compilation; a read-only cache only loses that
+        core.set_property({"CACHE_DIR": str(blobs)})
+    else:
+        log.info("OpenVINO blob cache %s is not writable: compiling at every start", blobs)
     try:
         compiled = core.compile_model(str(ir), "CPU", compile_config(precision, threads))
     except RuntimeError as exc:
