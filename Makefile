@@ -136,6 +136,17 @@ bench-quick: venv ## the same in short windows (< 2 min), to check it runs: benc
 	$(PY) -m benchmarks.run --quick --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) \
 		$(BENCH_ARGS)
 
+# ---- inference runtimes (service/runtime, README "Configuration"); int8 is an explicit step ----
+CALIBRATION_DIR ?= ../shared/datasets/fer2013/train
+.PHONY: quantize runtime-accuracy
+
+quantize: venv ## int8 build of MODEL_DIR for INFERENCE_PRECISION=int8 (NNCF, cached by model hash) [CALIBRATION_DIR=face images]
+	$(PY) -m service.runtime.quantize --model-dir $(or $(MODEL_DIR),models/emotion) --calibration-dir $(CALIBRATION_DIR)
+
+runtime-accuracy: venv ## test accuracy of every backend x precision on BENCH_DATA/test against the TF signature (JSON)
+	$(PY) -m benchmarks.accuracy --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) \
+		--calibration-dir $(CALIBRATION_DIR)
+
 # ---- reliability (tests/reliability, README "Reliability"); make test runs the short versions ----
 SOAK_SECONDS ?= 300
 FUZZ_EXAMPLES ?= 500

@@ -22,7 +22,7 @@ from benchmarks.machine import ROOT
 
 # (category, markers): the first category with a marker in the stack wins, so order matters.
 CATEGORIES = (
-    ("model", ("predict_batch (service/model.py",)),
+    ("model", ("predict_batch (service/model.py", "predict_batch (service/runtime/openvino_backend.py")),
     ("detect", ("detect (service/detect.py",)),
     ("decode", ("load_image (service/imaging.py",)),
     ("crop_resize", ("find_faces (service/faces.py",)),

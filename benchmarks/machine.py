@@ -69,13 +69,21 @@ def library_versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "opencv": cv2.__version__,
     }
-    try:
-        import keras
-
-        versions["keras"] = keras.__version__
-    except ImportError:
-        pass
+    for name in ("keras", "openvino", "nncf"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        versions[name] = getattr(module, "__version__", "?")
     return versions
+
+
+def cpu_features() -> dict[str, Any]:
+    """The CPU flags that decide inference speed, and whether bf16 runs natively (AMX or AVX512_BF16)."""
+    from service.runtime import cpu
+
+    flags = cpu.cpu_flags()
+    return {"flags": cpu.relevant_flags(flags), "native_bf16": cpu.native_bf16(flags)}
 
 
 def describe(mode: str) -> dict[str, Any]:
@@ -87,6 +95,7 @@ def describe(mode: str) -> dict[str, Any]:
         "mode": mode,
         "cpu_model": cpu_model(),
         "cores": usable_cores(),
+        "cpu_features": cpu_features(),
         "memory_gb": memory_gb(),
         "os": f"{platform.system()} {platform.release()}",
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],

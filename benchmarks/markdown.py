@@ -30,6 +30,7 @@ def _machine(results: dict[str, Any]) -> list[str]:
         f"TensorFlow {v['tensorflow']}, Keras {v.get('keras', '?')}, Python {v['python']}, "
         f"OpenCV {v['opencv']} · git {m['git'] or '?'} · {m['os']}",
         "",
+        *_cpu_line(m),
         f"Model: `{results['settings']['model_dir']}` version {results['settings']['model_version']} "
         f"(tta: {results['settings']['tta']}). Load average at start: {m['load_average_at_start']}.",
         "",
@@ -43,6 +44,66 @@ def _machine(results: dict[str, Any]) -> list[str]:
     if m["mode"] == "quick":
         lines += ["> Quick mode: short windows and few repetitions, to check that everything runs.", ""]
     return lines
+
+
+def _cpu_line(m: dict[str, Any]) -> list[str]:
+    """CPU flags that decide the runtime's speed, and the OpenVINO version (older results have neither)."""
+    features = m.get("cpu_features")
+    if not features:
+        return []
+    bf16 = "native bf16: yes" if features["native_bf16"] else "native bf16: **no** (bf16 is emulated)"
+    openvino = m["versions"].get("openvino", "not installed").split("-")[0]
+    return [f"CPU flags: {', '.join(features['flags']) or 'none'} ({bf16}) · OpenVINO {openvino}", ""]
+
+
+def _runtimes(rt: dict[str, Any]) -> list[str]:
+    """Images/s per backend x precision and batch size, with load time and peak memory of each."""
+    sizes = sorted({r["batch_size"] for v in rt["runtimes"].values() for r in v.get("rows", [])})
+    rows = []
+    for name, v in rt["runtimes"].items():
+        if "error" in v:
+            rows.append(
+                [f"`{name}`", *([None] * len(sizes)), None, None, f"not available: {v['error'][:120]}"]
+            )
+            continue
+        rate = {r["batch_size"]: r["images_per_s"] for r in v["rows"]}
+        rows.append([f"`{name}`", *(rate.get(b) for b in sizes), v["load_s"], v["peak_rss_mb"], ""])
+    header = ["backend/precision", *(f"batch {b}" for b in sizes), "load s", "peak RSS MiB", "note"]
+    return [
+        "## Raw ceiling per runtime (images/s, in-process, one process per runtime)",
+        "",
+        *table(header, rows),
+        f"Default here (INFERENCE_BACKEND=auto, INFERENCE_PRECISION=auto): `{rt['default']}`, ceiling "
+        f"**{rt['default_ceiling_images_per_s']} images/s**. Load s: settings to first answer, conversion "
+        "cache warm; peak RSS includes the timing batches.",
+        "",
+    ]
+
+
+def _accuracy(acc: dict[str, Any]) -> list[str]:
+    """Test accuracy of each runtime against the TensorFlow signature on the same crops."""
+    rows = [
+        [
+            f"`{r['runtime']}`",
+            f"{100 * r['accuracy']:.2f}%",
+            r["points_vs_reference"],
+            f"{100 * r['agreement_with_reference']:.2f}%",
+            r["max_probability_diff"],
+        ]
+        for r in acc["rows"]
+    ]
+    header = [
+        "backend/precision",
+        "test accuracy",
+        "points vs TF f32",
+        "same label as TF f32",
+        "max prob diff",
+    ]
+    return [
+        f"## Accuracy per runtime ({acc['images']} test crops, model input straight from the files)",
+        "",
+        *table(header, rows),
+    ]
 
 
 def _raw(raw: dict[str, Any]) -> list[str]:
@@ -79,7 +140,9 @@ def _serving(serving: dict[str, Any], derived: dict[str, Any]) -> list[str]:
     lines = [
         "## Service under load (gunicorn on loopback)",
         "",
-        f"{s['workers']} worker(s) x {s['threads']} threads; {s['duration_s']} s measured after "
+        f"WORKERS={s['workers'] or 'auto'} (workers started: "
+        + ", ".join(f"{name} {p['workers']}" for name, p in serving.get("processes", {}).items())
+        + f") x {s['threads']} threads; {s['duration_s']} s measured after "
         f"{s['warmup_s']} s warm-up per run; batching off = {s['batching_off']}.",
         "",
     ]
@@ -123,6 +186,7 @@ def _serving(serving: dict[str, Any], derived: dict[str, Any]) -> list[str]:
             r["service_to_ceiling"],
             r["batching_on_to_off"],
             r["service_to_naive"],
+            r.get("service_to_tensorflow"),
         ]
         for r in derived["ratios"]
     ]
@@ -130,7 +194,15 @@ def _serving(serving: dict[str, Any], derived: dict[str, Any]) -> list[str]:
         "### Ratios (images/s)",
         "",
         *table(
-            ["workload", "conc.", "service / raw ceiling", "batching on / off", "service / naive"], ratios
+            [
+                "workload",
+                "conc.",
+                "service / raw ceiling",
+                "batching on / off",
+                "service / naive",
+                "service / TF service",
+            ],
+            ratios,
         ),
     ]
     if derived["targets"]:
@@ -248,8 +320,12 @@ def _training(t: dict[str, Any]) -> list[str]:
 def render(results: dict[str, Any]) -> str:
     """The whole report."""
     lines = _machine(results)
+    if results.get("runtimes"):
+        lines += _runtimes(results["runtimes"])
     if results.get("raw_model"):
         lines += _raw(results["raw_model"])
+    if results.get("accuracy"):
+        lines += _accuracy(results["accuracy"])
     if results.get("serving"):
         lines += _serving(results["serving"], results["derived"]) + _processes(results["serving"])
     if results.get("stages"):
@@ -258,6 +334,10 @@ def render(results: dict[str, Any]) -> str:
         lines += _hotspots(results["hotspots"])
     if results.get("training"):
         lines += _training(results["training"])
+    if results.get("video"):
+        from benchmarks.video_bench import markdown as video_markdown
+
+        lines += video_markdown(results["video"])
     for section, message in (results.get("errors") or {}).items():
         lines += [f"> **{section} failed:** {message.splitlines()[0] if message else ''}", ""]
     lines.append(f"Total benchmark time: {results.get('elapsed_s')} s.")

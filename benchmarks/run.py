@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--sections", default=",".join(SECTIONS), help="comma list of " + ",".join(SECTIONS))
-    parser.add_argument("--workers", type=int, default=1, help="service WORKERS")
+    parser.add_argument("--workers", type=int, default=0, help="service WORKERS (0 = the service's auto)")
     parser.add_argument("--threads", type=int, default=32, help="service THREADS")
     parser.add_argument("--concurrency", help="comma list, e.g. 1,8,32,64")
     parser.add_argument("--duration", type=float, help="measured seconds per load run")

@@ -16,6 +16,7 @@ from typing import Any
 
 from benchmarks import server as srv
 from benchmarks.machine import ROOT
+from service.settings import Settings
 
 # Every request its own model call (still one model call at a time per worker).
 BATCHING_OFF = {"BATCHING": "off"}
@@ -26,9 +27,11 @@ def configurations(workers: int, threads: int) -> dict[str, dict[str, Any]]:
     base = {"WORKERS": str(workers), "THREADS": str(threads), "LOG_LEVEL": "warning"}
     return {
         "service": {"env": base, "naive": False},
+        # The service on the TensorFlow SavedModel signature: what the optimised runtime is compared with.
+        "service_tensorflow": {"env": {**base, "INFERENCE_BACKEND": "tensorflow"}, "naive": False},
         "service_no_batching": {"env": {**base, **BATCHING_OFF}, "naive": False},
         # As many sync workers as the service has workers: the same processes, the tutorial way.
-        "naive": {"env": {}, "naive": True, "workers": workers},
+        "naive": {"env": {}, "naive": True, "workers": Settings(workers=workers).worker_count},
     }
 
 
@@ -97,7 +100,7 @@ def run(
     for name, spec in configurations(workers, threads).items():
         server = start_config(name, spec, model_dir, log_dir)
         try:
-            settled = srv.settle(server) if workers > 1 else 0.0
+            settled = srv.settle(server) if len(srv.workers(server)) > 1 else 0.0
             idle = srv.memory(server)
             metrics_url = None if spec["naive"] else f"{server.url}/metrics"
             for workload, folder in payloads.items():

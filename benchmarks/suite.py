@@ -17,7 +17,7 @@ from benchmarks import machine
 from benchmarks.report import derive
 from benchmarks.workloads import face_crops, scenes, write_payloads
 
-SECTIONS = ("raw", "stages", "serving", "training")
+SECTIONS = ("raw", "accuracy", "stages", "serving", "training", "video")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,9 @@ class Preset:
     passes: int = 2
     steps: int = 20
     warmup_steps: int = 3
+    video_seconds: float = 20.0
+    video_repeats: int = 3
+    accuracy_images: int = 0  # test images per runtime in the accuracy section (0 = the whole split)
 
 
 FULL = Preset()
@@ -54,6 +57,9 @@ QUICK = Preset(
     passes=1,
     steps=2,
     warmup_steps=1,
+    video_seconds=4.0,
+    video_repeats=1,
+    accuracy_images=256,
 )
 
 
@@ -108,8 +114,32 @@ def run_sections(args: argparse.Namespace, preset: Preset, tmp: Path) -> dict[st
         from benchmarks import raw_model
 
         crops = np.stack([to_model_input(decode_image(p.data)) for p in workloads["a_crops"]])
+        from benchmarks import runtimes
+
         results["raw_model"] = guarded(
             errors, "raw", raw_model.run, args.model_dir, crops, min_seconds=preset.raw_seconds
+        )
+        results["runtimes"] = guarded(
+            errors,
+            "runtimes",
+            runtimes.run,
+            args.model_dir,
+            crops,
+            min_seconds=preset.raw_seconds,
+            tmp=tmp,
+            calibration_dir=str(args.data_dir / "train"),  # used only when no int8 build is cached
+        )
+    if "accuracy" in wanted:
+        from benchmarks import accuracy
+
+        results["accuracy"] = guarded(
+            errors,
+            "accuracy",
+            accuracy.run,
+            args.model_dir,
+            args.data_dir,
+            calibration_dir=str(args.data_dir / "train"),
+            limit=preset.accuracy_images,
         )
     if "stages" in wanted:
         from benchmarks import stages
@@ -146,6 +176,18 @@ def run_sections(args: argparse.Namespace, preset: Preset, tmp: Path) -> dict[st
             passes=preset.passes,
             steps=preset.steps,
             warmup=preset.warmup_steps,
+        )
+    if "video" in wanted:
+        from benchmarks import video_bench
+
+        results["video"] = guarded(
+            errors,
+            "video",
+            video_bench.run,
+            args.model_dir,
+            seconds=preset.video_seconds,
+            repeats=preset.video_repeats,
+            work_dir=tmp / "video",
         )
     results["derived"] = derive(results)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -175,9 +175,31 @@ def test_derived_ratios_and_targets() -> None:
             "service_to_ceiling": 0.8,
             "batching_on_to_off": 2.0,
             "service_to_naive": 4.0,
+            "service_to_tensorflow": None,
         }
     ]
     assert all(t["met"] for t in derived["targets"].values())
+
+
+def test_runtime_ceiling_tensorflow_ratio_and_photo_target() -> None:
+    """With a runtimes section the ratio uses the default runtime's ceiling; TF service and photos count."""
+    results = _fake_results()
+    base = results["serving"]["rows"][0]
+    results["serving"]["rows"] += [
+        {**base, "config": "service_tensorflow", "images_per_s": 20.0},
+        {
+            **base,
+            "workload": "b_scenes",
+            "concurrency": 8,
+            "latency_ms": {**base["latency_ms"], "p99": 300.0},
+        },
+    ]
+    results["runtimes"] = {"default": "openvino/bf16", "default_ceiling_images_per_s": 160.0, "runtimes": {}}
+    derived = derive(results)
+    crops = next(r for r in derived["ratios"] if r["workload"] == "a_crops")
+    assert (crops["service_to_ceiling"], crops["service_to_tensorflow"]) == (0.5, 4.0)
+    assert derived["targets"]["service_to_tensorflow"]["met"] is True
+    assert derived["targets"]["photos_c8_p99_ms"] == {"value": 300.0, "goal": "<= 250", "met": False}
 
 
 def test_write_makes_latest_and_dated_copies(tmp_path: Path) -> None:

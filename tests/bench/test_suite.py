@@ -71,10 +71,23 @@ def test_quick_suite_runs_end_to_end(
     assert results["errors"] == {}
     assert {"cpu_model", "cores", "date", "versions"} <= set(results["machine"])
     assert results["raw_model"]["ceiling_images_per_s"] > 0
+    runtimes = results["runtimes"]["runtimes"]
+    assert set(runtimes) == {
+        "tensorflow/f32",
+        "tensorflow/bf16",
+        "openvino/f32",
+        "openvino/bf16",
+        "openvino/int8",
+    }
+    assert all(v["ceiling_images_per_s"] > 0 and v["peak_rss_mb"] > 0 for v in runtimes.values()), runtimes
+    assert results["runtimes"]["default"] in runtimes
+    accuracy = {r["runtime"]: r for r in results["accuracy"]["rows"]}
+    assert set(accuracy) == set(runtimes) and accuracy["tensorflow/f32"]["points_vs_reference"] == 0
+    assert results["machine"]["cpu_features"]["flags"]
     rows = results["serving"]["rows"]
     assert {(r["config"], r["workload"], r["concurrency"]) for r in rows} == {
         (c, w, n)
-        for c in ("service", "service_no_batching", "naive")
+        for c in ("service", "service_tensorflow", "service_no_batching", "naive")
         for w in ("a_crops", "b_scenes")
         for n in (1, 4)
     }
@@ -87,7 +100,11 @@ def test_quick_suite_runs_end_to_end(
         ("b_scenes", True, True),
     ]
     assert results["training"]["pipeline_to_step_ratio"] > 0
+    for path in ("cli", "endpoint"):  # issue 16: sampled frames per second of video, both ways
+        video = results["video"][path]
+        assert video["frames_sampled"] == 4 * 4 and video["frames_per_s"] > 0
     assert len(results["derived"]["ratios"]) == 4
     markdown = (tmp_path / "latest-quick.md").read_text()
     assert markdown.startswith("# Benchmark results (quick mode)") and "## Training" in markdown
+    assert "## Video (sampled frames per second)" in markdown
     assert len(list(tmp_path.glob("*-quick.json"))) == 2  # latest + dated copy

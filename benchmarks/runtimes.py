@@ -1,0 +1,124 @@
+"""The raw ceiling of every backend x precision, each in its own process, loaded as a worker loads it.
+
+For each runtime a child process loads the model through service.runtime.select (the
+INFERENCE_BACKEND / INFERENCE_PRECISION path, conversion cache included), reports its
+load time and resident memory, then times batch sizes 1/8/32/128 on the same crops.
+A runtime that cannot run here (no native bf16 does not stop it; a missing package
+does) is reported with its error instead of numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.machine import ROOT
+
+RUNTIMES = ("tensorflow/f32", "tensorflow/bf16", "openvino/f32", "openvino/bf16", "openvino/int8")
+BATCH_SIZES = (1, 8, 32, 128)
+
+
+def default_runtime() -> str:
+    """What INFERENCE_BACKEND=auto INFERENCE_PRECISION=auto resolves to on this machine."""
+    from service.runtime import cpu, select
+    from service.runtime.gpu import gpu_visible
+    from service.settings import Settings
+
+    choice = select.choose(Settings(), cpu.cpu_flags(), gpu_visible())
+    return f"{choice.backend}/{choice.precision}"
+
+
+def child(
+    runtime: str, model_dir: str, crops: Path, min_seconds: float, cache: str, calibration: str
+) -> None:
+    """Load one runtime, time it per batch size, print one JSON line."""
+    from benchmarks.raw_model import time_calls
+    from service.runtime.select import load_predictor
+    from service.settings import Settings
+
+    backend, precision = runtime.split("/")
+    started = time.perf_counter()
+    predictor = load_predictor(
+        Settings(
+            model_dir=model_dir,
+            inference_backend=backend,
+            inference_precision=precision,
+            runtime_cache_dir=cache,
+            calibration_dir=calibration,
+            log_level="warning",
+        )
+    )
+    predictor.predict_batch(np.load(crops)[:1])
+    load_s = time.perf_counter() - started
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    data = np.load(crops)
+    rows = []
+    for size in BATCH_SIZES:
+        batch = np.resize(data, (size, *data.shape[1:]))
+        rows.append({"batch_size": size, **time_calls(predictor.predict_batch, batch, min_seconds)})
+    print(json.dumps({"load_s": round(load_s, 2), "peak_rss_mb": round(rss, 1), "rows": rows}))
+
+
+def run(
+    model_dir: Path,
+    crops: np.ndarray,
+    *,
+    min_seconds: float,
+    tmp: Path,
+    cache_dir: str = "",
+    calibration_dir: str = "",
+    runtimes: tuple[str, ...] = RUNTIMES,
+) -> dict[str, Any]:
+    """Rows per runtime and batch size, each runtime's ceiling, load time and peak RSS."""
+    np.save(tmp / "crops.npy", crops)
+    result: dict[str, Any] = {"default": default_runtime(), "runtimes": {}}
+    for runtime in runtimes:
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.runtimes",
+            runtime,
+            str(model_dir),
+            str(tmp / "crops.npy"),
+        ]
+        command += [str(min_seconds), cache_dir, calibration_dir]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = " | ".join(done.stderr.strip().splitlines()[-2:])
+            result["runtimes"][runtime] = {"error": tail[-500:]}
+            continue
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+        measured["ceiling_images_per_s"] = max(r["images_per_s"] for r in measured["rows"])
+        result["runtimes"][runtime] = measured
+    default = result["runtimes"].get(result["default"], {})
+    result["default_ceiling_images_per_s"] = default.get("ceiling_images_per_s")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child entry point: RUNTIME MODEL_DIR CROPS MIN_SECONDS CACHE_DIR CALIBRATION_DIR."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in ("runtime", "model_dir", "crops", "min_seconds", "cache_dir", "calibration_dir"):
+        parser.add_argument(name)
+    args = parser.parse_args(argv)
+    child(
+        args.runtime,
+        args.model_dir,
+        Path(args.crops),
+        float(args.min_seconds),
+        args.cache_dir,
+        args.calibration_dir,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
