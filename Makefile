@@ -155,3 +155,12 @@ FUZZ_EXAMPLES ?= 500
 soak: venv ## reliability, long (~10 min): 5,000-request load, SOAK_SECONDS soak, faults, more fuzzing -> tests/reliability/RESULTS.md
 	RELIABILITY_RESULTS=tests/reliability/RESULTS.md SOAK_SECONDS=$(SOAK_SECONDS) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(PY) -m pytest tests/reliability -m "not slow or soak"
+
+# ---- video (service/video, README "Video") ----
+VIDEO ?=
+OUT ?=
+.PHONY: analyze-video
+
+analyze-video: venv ## emotions of every face over time: VIDEO=clip.mp4|folder [OUT=dir] [ARGS="--fps 5 --annotate"]
+	@test -n "$(VIDEO)" || { echo 'usage: make analyze-video VIDEO=clip.mp4 [OUT=dir] [ARGS="--every-frame"]' >&2; exit 2; }
+	$(PY) -m service.video "$(VIDEO)" $(if $(OUT),--out "$(OUT)") $(ARGS)

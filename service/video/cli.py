@@ -73,14 +73,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Analyse every video given; exit 1 if any of them failed."""
     args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import cv2
 
     from contract.modeldir import ModelDirError
     from service.detect import make_detector
     from service.errors import ApiError
-    from service.model import load_predictor
-    from service.settings import Settings
+    from service.runtime import select
+    from service.settings import Settings, SettingsError
     from service.video.offline import analyze_file, model_batcher, video_files
 
     if not args.video.exists():
@@ -90,13 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     if not videos:
         print(f"error: no video files in {args.video}", file=sys.stderr)
         return 2
-    settings = Settings.from_env()
     cv2.setNumThreads(1)  # as the service: decoding and detection are one thread, the model another
     try:
-        predictor = load_predictor(args.model_dir)
-    except ModelDirError as exc:
+        # The service's settings (INFERENCE_BACKEND, DETECTOR_CONFIDENCE, ...) and its model loader.
+        settings = Settings.from_env(model_dir=args.model_dir)
+        predictor = select.load_predictor(settings)
+    except (ModelDirError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    runtime = select.runtime_info(predictor)
+    print(f"model {predictor.name} v{predictor.version} on {runtime['backend']}/{runtime['precision']}")
     detector = make_detector(args.detector, settings.detector_confidence)
     options = Options(
         fps=None if args.every_frame else args.fps,
