@@ -19,12 +19,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TF_CPP_MIN_LOG_LEVEL=2
 WORKDIR /src
 RUN python3 -m venv /opt/venv
-# Third-party packages first, from pyproject.toml alone, so a code change reuses this (large) layer.
-COPY pyproject.toml deploy/requirements.py ./
+# Third-party packages first, from the lock file alone (make lock: exact versions and hashes, the
+# ones the tests ran), so a code change reuses this (large) layer and two builds install the same.
+COPY requirements/lock-${TF_EXTRA}.txt ./requirements.txt
 RUN --mount=type=secret,id=pip_cert \
-    python3 requirements.py pyproject.toml "$TF_EXTRA" > requirements.txt \
-    && if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
-    && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
+    if [ -s /run/secrets/pip_cert ]; then export PIP_CERT=/run/secrets/pip_cert; fi \
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements.txt
 
 # ---- base: what the service and the train stage share; the project's packages run from /app ------------
 FROM python:3.11.13-slim-bookworm AS base
@@ -48,6 +48,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends make=4.3-4.1 \
     && rm -rf /var/lib/apt/lists/*
 COPY Makefile pyproject.toml ./
+COPY requirements requirements
 COPY contract contract
 COPY training training
 # The venv is complete: make's `venv` prerequisite must find it up to date.

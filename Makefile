@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= cpu,tune,dev
+# The pinned, hashed package set the venv installs (make lock rewrites it); LOCK= installs EXTRAS
+# from pyproject.toml's ranges instead (e.g. make venv LOCK= EXTRAS=gpu,dev for CUDA).
+LOCK ?= requirements/lock-dev-cpu.txt
 DATA_DIR ?= data
 MODEL_DIR ?=
 EPOCHS ?=
@@ -13,18 +16,22 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv browser-deps redis-deps test test-slow lint format train evaluate tune ensemble export predict serve clean
+.PHONY: help venv lock browser-deps redis-deps test test-slow lint format train evaluate tune ensemble export predict serve clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e ".[$(EXTRAS)]"
+	$(if $(LOCK),$(VENV)/bin/pip install -q --require-hashes -r $(LOCK) && \
+		$(VENV)/bin/pip install -q --no-deps -e .,$(VENV)/bin/pip install -q -e ".[$(EXTRAS)]")
 	touch $@
 
-venv: $(VENV)/.installed ## create the virtual environment (EXTRAS=gpu,dev for CUDA)
+venv: $(VENV)/.installed ## create the virtual environment from $(LOCK) (LOCK= EXTRAS=gpu,dev for CUDA)
+
+lock: venv ## re-resolve requirements/lock-*.txt from pyproject.toml with uv (after any dependency change)
+	$(PY) deploy/lockfile.py
 
 CHROMIUM ?= /usr/bin/chromium
 browser-deps: venv ## install what tests/browser needs: Chromium (Debian chromium, chromium-driver) when missing, Playwright
@@ -36,7 +43,8 @@ browser-deps: venv ## install what tests/browser needs: Chromium (Debian chromiu
 		[ -x "$(CHROMIUM)" ] || echo "browser-deps: no Chromium at $(CHROMIUM) and apt-get could not install it" \
 			"(needs root or sudo and a Debian mirror); the browser tests will be skipped" >&2; \
 	fi
-	@$(PY) -c "import playwright, pytest_playwright" 2>/dev/null || $(VENV)/bin/pip install -q -e ".[$(EXTRAS)]"
+	@$(PY) -c "import playwright, pytest_playwright" 2>/dev/null || \
+		$(VENV)/bin/pip install -q $(if $(LOCK),--require-hashes -r $(LOCK),-e ".[$(EXTRAS)]")
 
 REDIS_SERVER ?= /usr/bin/redis-server
 redis-deps: ## install what the shared rate-limit tests need: redis-server (Debian package) when missing

@@ -110,10 +110,14 @@ def test_dockerignore_allows_only_what_the_images_copy():
     assert lines[0] == "*", "allow-list: everything else (.venv, runs, data, .git) stays out"
     allowed = {ln[1:].rstrip("/") for ln in lines if ln.startswith("!")}
     for dockerfile in SERVICE_IMAGES:
-        for kind, args in instructions(dockerfile):
+        steps = instructions(dockerfile)
+        build_args = dict(arg.split("=", 1) for kind, arg in steps if kind == "ARG" and "=" in arg)
+        for kind, args in steps:
             if kind == "COPY" and "--from" not in args:
                 for source in args.split()[:-1]:
-                    assert source in allowed and (ROOT / source).exists(), f"{dockerfile}: COPY {source}"
+                    source = re.sub(r"\$\{(\w+)\}", lambda m, a=build_args: a[m.group(1)], source)
+                    inside = any(source == a or source.startswith(a + "/") for a in allowed)
+                    assert inside and (ROOT / source).exists(), f"{dockerfile}: COPY {source}"
 
 
 def test_compose_services(compose: dict):
@@ -151,3 +155,14 @@ def test_compose_rate_limits_are_shared_through_redis(compose: dict):
     api = compose["services"]["api"]
     assert api["environment"]["RATE_LIMIT_STORAGE"] == "${RATE_LIMIT_STORAGE:-redis://redis:6379/0}"
     assert api["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("dockerfile", SERVICE_IMAGES)
+def test_images_install_the_locked_packages(dockerfile: str):
+    """The deps layer installs requirements/lock-<extra>.txt with hashes, nothing resolved at build time."""
+    steps = instructions(dockerfile)
+    extra = next(arg.split("=", 1)[1] for kind, arg in steps if kind == "ARG" and arg.startswith("TF_EXTRA="))
+    assert ("COPY", "requirements/lock-${TF_EXTRA}.txt ./requirements.txt") in steps
+    assert (ROOT / "requirements" / f"lock-{extra}.txt").is_file()
+    installs = [args for kind, args in steps if kind == "RUN" and "pip install" in args]
+    assert installs and all("--require-hashes -r requirements.txt" in args for args in installs)
