@@ -142,7 +142,8 @@ def _serving(serving: dict[str, Any], derived: dict[str, Any]) -> list[str]:
         "",
         f"WORKERS={s['workers'] or 'auto'} (workers started: "
         + ", ".join(f"{name} {p['workers']}" for name, p in serving.get("processes", {}).items())
-        + f") x {s['threads']} threads; {s['duration_s']} s measured after "
+        + f") x {s['threads']} threads; `service` runs the default runtime "
+        f"(`{s.get('default_runtime') or '?'}`); {s['duration_s']} s measured after "
         f"{s['warmup_s']} s warm-up per run; batching off = {s['batching_off']}.",
         "",
     ]

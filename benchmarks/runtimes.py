@@ -26,13 +26,17 @@ RUNTIMES = ("tensorflow/f32", "tensorflow/bf16", "openvino/f32", "openvino/bf16"
 BATCH_SIZES = (1, 8, 32, 128)
 
 
-def default_runtime() -> str:
-    """What INFERENCE_BACKEND=auto INFERENCE_PRECISION=auto resolves to on this machine."""
-    from service.runtime import cpu, select
+def default_runtime(model_dir: str | Path, cache_dir: str = "") -> str:
+    """What INFERENCE_BACKEND=auto INFERENCE_PRECISION=auto resolves to for this model on this machine."""
+    from contract.modeldir import resolve_version_dir
+    from service.runtime import cpu, gate, select
+    from service.runtime.cache import cache_dir as resolve_cache
+    from service.runtime.cache import model_hash
     from service.runtime.gpu import gpu_visible
     from service.settings import Settings
 
-    choice = select.choose(Settings(), cpu.cpu_flags(), gpu_visible())
+    passed = gate.int8_is_default(resolve_cache(cache_dir) / model_hash(resolve_version_dir(model_dir)))
+    choice = select.choose(Settings(), cpu.cpu_flags(), gpu_visible(), passed)
     return f"{choice.backend}/{choice.precision}"
 
 
@@ -79,7 +83,7 @@ def run(
 ) -> dict[str, Any]:
     """Rows per runtime and batch size, each runtime's ceiling, load time and peak RSS."""
     np.save(tmp / "crops.npy", crops)
-    result: dict[str, Any] = {"default": default_runtime(), "runtimes": {}}
+    result: dict[str, Any] = {"default": default_runtime(model_dir, cache_dir), "runtimes": {}}
     for runtime in runtimes:
         command = [
             sys.executable,

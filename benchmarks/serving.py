@@ -16,17 +16,27 @@ from typing import Any
 
 from benchmarks import server as srv
 from benchmarks.machine import ROOT
+from service.runtime import cpu, select
 from service.settings import Settings
 
 # Every request its own model call (still one model call at a time per worker).
 BATCHING_OFF = {"BATCHING": "off"}
 
 
-def configurations(workers: int, threads: int) -> dict[str, dict[str, Any]]:
-    """name -> how to start it: the service with and without batching, the naive Flask app."""
+def configurations(workers: int, threads: int, default: str = "") -> dict[str, dict[str, Any]]:
+    """name -> how to start it: the service (default runtime, TensorFlow, no batching), the naive app.
+
+    When the default is a gated int8 build (make quantize), the out-of-the-box OpenVINO precision
+    (bf16 or f32, what a fresh install serves) runs too.
+    """
     base = {"WORKERS": str(workers), "THREADS": str(threads), "LOG_LEVEL": "warning"}
+    extra = {}
+    if default == "openvino/int8":
+        plain = select.auto_precision("openvino", cpu.cpu_flags())
+        extra[f"service_{plain}"] = {"env": {**base, "INFERENCE_PRECISION": plain}, "naive": False}
     return {
         "service": {"env": base, "naive": False},
+        **extra,
         # The service on the TensorFlow SavedModel signature: what the optimised runtime is compared with.
         "service_tensorflow": {"env": {**base, "INFERENCE_BACKEND": "tensorflow"}, "naive": False},
         "service_no_batching": {"env": {**base, **BATCHING_OFF}, "naive": False},
@@ -90,6 +100,7 @@ def run(
     threads: int,
     log_dir: Path,
     after_load: Callable[[str, srv.Server], None] | None = None,
+    default: str = "",
 ) -> dict[str, Any]:
     """Every configuration x workload x concurrency, start-up time and memory per configuration.
 
@@ -97,7 +108,7 @@ def run(
     (the profiler uses it, so it needs no server of its own).
     """
     rows, processes = [], {}
-    for name, spec in configurations(workers, threads).items():
+    for name, spec in configurations(workers, threads, default).items():
         server = start_config(name, spec, model_dir, log_dir)
         try:
             settled = srv.settle(server) if len(srv.workers(server)) > 1 else 0.0
@@ -136,5 +147,6 @@ def run(
             "warmup_s": warmup,
             "concurrency": concurrency,
             "batching_off": BATCHING_OFF,
+            "default_runtime": default,
         },
     }

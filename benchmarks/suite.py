@@ -202,7 +202,7 @@ def serve(
     after_load: Callable[[str, Any], None],
 ) -> dict[str, Any]:
     """The load matrix over the three configurations."""
-    from benchmarks import serving
+    from benchmarks import runtimes, serving
 
     return serving.run(
         args.model_dir,
@@ -214,6 +214,7 @@ def serve(
         threads=args.threads,
         log_dir=tmp / "logs",
         after_load=after_load,
+        default=runtimes.default_runtime(args.model_dir),
     )
 
 

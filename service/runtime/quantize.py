@@ -1,6 +1,7 @@
 """int8 by NNCF post-training quantisation, calibrated on face crops: an explicit, cached step.
 
 python -m service.runtime.quantize --model-dir models/emotion --calibration-dir DIR [--samples 300]
+    [--test-dir TEST]   (measure int8 against f32 on a labelled split: the build may become the default)
 
 DIR is any folder of face images (searched recursively, e.g. a dataset's train/ split);
 they go through the image contract exactly as requests do. The result is cached beside
@@ -17,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from service.runtime import gate
 from service.runtime.cache import build_once, cache_dir, model_hash
 from service.runtime.convert import IR_FILE, ConversionError, ensure_ir, run_child
 
 DEFAULT_SAMPLES = 300  # NNCF's default subset size: enough for stable activation ranges
-CALIBRATION_NOTE = "calibration.json"
+CALIBRATION_NOTE = gate.NOTE
 
 
 def calibration_images(folder: Path, samples: int, seed: int = 0) -> np.ndarray:
@@ -49,17 +51,35 @@ def quantize(f32_ir: Path, images: np.ndarray, out_dir: Path) -> Path:
 
 
 def build_int8(
-    version_dir: Path, model_cache: Path, calibration_dir: Path, samples: int, *, force: bool = True
+    version_dir: Path,
+    model_cache: Path,
+    calibration_dir: Path,
+    samples: int,
+    *,
+    force: bool = True,
+    test_dir: Path | None = None,
 ) -> Path:
-    """Convert if needed, then quantise into <model_cache>/int8 (force: replace an older int8 build)."""
+    """Convert if needed, then quantise into <model_cache>/int8 (force: replace an older int8 build).
+
+    With test_dir, both IRs are measured on it and the build may become the auto default (gate.py).
+    """
     f32 = ensure_ir(version_dir, model_cache)
     target = model_cache / "int8"
 
     def build(tmp: Path) -> None:
-        """Calibrate and quantise into tmp, with a note of the data used."""
+        """Calibrate and quantise into tmp, with a note of the data used (and the gate's measurement)."""
         images = calibration_images(calibration_dir, samples)
         quantize(f32, images, tmp)
-        note = {"calibration_dir": str(calibration_dir), "samples": len(images), "model": str(version_dir)}
+        note: dict = {
+            "calibration_dir": str(calibration_dir),
+            "samples": len(images),
+            "model": str(version_dir),
+        }
+        if test_dir:
+            from contract.modeldir import read_metadata
+
+            names = list(read_metadata(version_dir)["class_names"])
+            note["gate"] = gate.measure(f32, tmp / IR_FILE, Path(test_dir), names)
         (tmp / CALIBRATION_NOTE).write_text(json.dumps(note, indent=2) + "\n")
 
     return build_once(target, build, force=force) / IR_FILE
@@ -98,17 +118,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
     parser.add_argument("--cache-dir", default="", help="RUNTIME_CACHE_DIR (default: ~/.cache/...)")
     parser.add_argument("--if-missing", action="store_true", help="keep an existing int8 build")
+    parser.add_argument(
+        "--test-dir",
+        type=Path,
+        help="labelled test split: measure int8 against f32 (auto may then pick int8)",
+    )
     args = parser.parse_args(argv)
     version_dir = resolve_version_dir(args.model_dir)
     model_cache = cache_dir(args.cache_dir) / model_hash(version_dir)
     try:
         path = build_int8(
-            version_dir, model_cache, args.calibration_dir, args.samples, force=not args.if_missing
+            version_dir,
+            model_cache,
+            args.calibration_dir,
+            args.samples,
+            force=not args.if_missing,
+            test_dir=args.test_dir,
         )
-    except (ConversionError, OSError) as exc:
+    except (ConversionError, OSError, ValueError) as exc:
         print(f"quantisation failed: {exc}", file=sys.stderr)
         return 1
     print(path)
+    print((path.parent / CALIBRATION_NOTE).read_text())
     return 0
 
 

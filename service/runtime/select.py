@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from contract.modeldir import ModelDirError, read_metadata, resolve_version_dir
-from service.runtime import cpu
-from service.runtime.cache import cache_dir
+from service.runtime import cpu, gate
+from service.runtime.cache import cache_dir, model_hash
 from service.runtime.convert import ConversionError
 from service.runtime.gpu import gpu_visible
 from service.settings import Settings
@@ -37,12 +37,17 @@ class Choice:
     reason: str
 
 
-def auto_precision(backend: str, flags: frozenset[str]) -> str:
-    """bf16 for OpenVINO where the CPU does bf16 in hardware, else f32 (TensorFlow: always f32)."""
-    return "bf16" if backend == "openvino" and cpu.native_bf16(flags) else "f32"
+def auto_precision(backend: str, flags: frozenset[str], int8_passed: bool = False) -> str:
+    """OpenVINO: int8 if a build passed the accuracy gate, else bf16 where the CPU does bf16 in
+    hardware, else f32. TensorFlow: always f32."""
+    if backend != "openvino":
+        return "f32"
+    if int8_passed:
+        return "int8"
+    return "bf16" if cpu.native_bf16(flags) else "f32"
 
 
-def choose(settings: Settings, flags: frozenset[str], gpu: bool) -> Choice:
+def choose(settings: Settings, flags: frozenset[str], gpu: bool, int8_passed: bool = False) -> Choice:
     """Resolve the two settings; BackendError for a combination that cannot work."""
     backend = settings.inference_backend
     reason = "INFERENCE_BACKEND"
@@ -50,9 +55,13 @@ def choose(settings: Settings, flags: frozenset[str], gpu: bool) -> Choice:
         backend, reason = ("tensorflow", "a GPU is visible") if gpu else ("openvino", "no GPU visible")
     precision = settings.inference_precision
     if precision == "auto":
-        precision = auto_precision(backend, flags)
-        native = "native bf16 (" + ", ".join(f for f in cpu.BF16_FLAGS if f in flags) + ")"
-        reason += f"; precision auto: {native if precision == 'bf16' else 'f32'}"
+        precision = auto_precision(backend, flags, int8_passed)
+        why = {
+            "int8": f"an int8 build within {gate.MAX_LOSS_POINTS} points of f32 is cached",
+            "bf16": "native bf16 (" + ", ".join(f for f in cpu.BF16_FLAGS if f in flags) + ")",
+            "f32": "no native bf16" if backend == "openvino" else "f32",
+        }
+        reason += f"; precision auto: {why[precision]}"
     elif precision not in SUPPORTED[backend]:
         raise BackendError(
             f"INFERENCE_PRECISION={precision} is not available with the {backend} backend "
@@ -75,7 +84,9 @@ def load_predictor(settings: Settings) -> Any:
     version_dir = resolve_version_dir(settings.model_dir)
     metadata = read_metadata(version_dir)
     flags = cpu.cpu_flags()
-    choice = choose(settings, flags, gpu_visible())
+    root = cache_dir(settings.runtime_cache_dir)
+    passed = settings.inference_precision == "auto" and gate.int8_is_default(root / model_hash(version_dir))
+    choice = choose(settings, flags, gpu_visible(), passed)
     if choice.backend == "openvino":
         try:
             return _openvino(settings, version_dir, metadata, choice)

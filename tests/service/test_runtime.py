@@ -355,3 +355,32 @@ def test_auto_worker_count(
     settings = Settings(**values)
     assert settings.worker_count == expected
     assert settings.intra_op_threads == 8 // expected
+
+
+def test_int8_becomes_auto_only_after_passing_the_gate(
+    tiny_model_dir: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """make quantize --test-dir records int8 vs f32; auto picks int8 only for a build that passed."""
+    pytest.importorskip("nncf")
+    from service.runtime import gate
+    from service.runtime.quantize import build_int8
+
+    model_cache = tmp_path / model_hash(tiny_model_dir)
+    ir = build_int8(tiny_model_dir, model_cache, tiny_dataset / "train", 42, test_dir=tiny_dataset / "test")
+    note = json.loads((ir.parent / gate.NOTE).read_text())
+    assert note["gate"]["images"] == 14 and note["gate"]["passed"] == (note["gate"]["points"] >= -0.3)
+    for passed in (True, False):
+        note["gate"]["passed"] = passed
+        (ir.parent / gate.NOTE).write_text(json.dumps(note))
+        auto = select.load_predictor(Settings(model_dir=str(tiny_model_dir), runtime_cache_dir=str(tmp_path)))
+        fallback = "bf16" if cpu.native_bf16(cpu.cpu_flags()) else "f32"
+        assert auto.precision == ("int8" if passed else fallback)
+
+
+def test_auto_precision_prefers_a_gated_int8_build() -> None:
+    """The gate's verdict outranks bf16 on OpenVINO and means nothing to TensorFlow."""
+    assert select.choose(Settings(), ZEN4, False, int8_passed=True).precision == "int8"
+    assert select.choose(Settings(), ZEN4, True, int8_passed=True).precision == "f32"
+    assert (
+        select.choose(Settings(inference_precision="bf16"), ZEN4, False, int8_passed=True).precision == "bf16"
+    )
