@@ -77,9 +77,12 @@ train: venv ## train + export + evaluate: DATA_DIR=... [EPOCHS=n] [MODEL_DIR=mod
 	$(PY) -m training.train --data-dir $(DATA_DIR) $(if $(MODEL_DIR),--model-dir $(MODEL_DIR)) \
 		$(if $(EPOCHS),--epochs $(EPOCHS)) $(ARGS)
 
-evaluate: venv ## evaluate an exported model on DATA_DIR/test: MODEL_DIR=... DATA_DIR=... [EVAL_DIR=...]
+evaluate: venv ## evaluate an exported model on DATA_DIR/test: MODEL_DIR=... DATA_DIR=... [EVAL_DIR=...] [ARGS="--detect" for photos]
 	$(PY) -m training.evaluate --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(DATA_DIR) \
 		--out $(EVAL_DIR) $(ARGS)
+
+calibrate-crop: venv ## derive the crop policy from detector boxes on train faces, choose on validation scenes: DATA_DIR=... [ARGS="--out runs/calibrate-crop"]
+	$(PY) -m training.calibrate_crop --data-dir $(DATA_DIR) --model-dir $(or $(MODEL_DIR),models/emotion) $(ARGS)
 
 tune: venv ## hyperparameter search (keras-tuner): DATA_DIR=... [ARGS="--trials 8 --epochs 3"]
 	$(PY) -m training.tune --data-dir $(DATA_DIR) $(ARGS)
@@ -90,8 +93,8 @@ ensemble: venv ## compare checkpoints and their average on validation; add --pub
 export: venv ## publish a .keras checkpoint as a model version: ARGS="--checkpoint runs/x/best.keras --config f.toml" DATA_DIR=...
 	$(PY) -m training.publish --data-dir $(DATA_DIR) $(ARGS)
 
-predict: venv ## classify face images with a SavedModel: IMAGES="a.jpg b.png" [MODEL_DIR=...]
-	$(PY) -m training.predict --model $(or $(MODEL_DIR),models/emotion) $(IMAGES)
+predict: venv ## faces in photos (detect + crop like the service): IMAGES="a.jpg b.png" [MODEL_DIR=...] [ARGS="--json --annotate out --no-detect"]
+	$(PY) -m training.predict --model $(or $(MODEL_DIR),models/emotion) $(ARGS) $(IMAGES)
 
 serve: venv ## run the API under gunicorn, http://127.0.0.1:8000: [MODEL_DIR=models/emotion] [HOST= PORT= WORKERS= API_KEY=...]
 	MODEL_DIR=$(or $(MODEL_DIR),models/emotion) $(VENV)/bin/gunicorn -c gunicorn.conf.py "service.wsgi:app"
@@ -135,10 +138,15 @@ container-test: venv ## slow, root, no Docker needed: podman builds + runs the i
 # ---- benchmarks (benchmarks/, README "Benchmarks"); numbers are only meaningful on an idle machine ----
 BENCH_DATA ?= ../shared/datasets/fer2013
 BENCH_ARGS ?=
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-photos calibrate-crop
 
-bench: venv ## serving + training benchmarks (~10 min): benchmarks/results/latest.{json,md} [BENCH_ARGS="--workers 2"]
+bench: venv ## serving + training benchmarks (~10 min), then the scene (photo accuracy) benchmark: benchmarks/results/ [BENCH_ARGS="--workers 2"]
 	$(PY) -m benchmarks.run --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(BENCH_ARGS)
+	$(MAKE) bench-photos
+
+PHOTO_ARGS ?=
+bench-photos: venv ## photo accuracy through gunicorn vs the same faces as crops, per face size: benchmarks/results/photo-accuracy.{json,md} [PHOTO_ARGS="--faces 500"]
+	$(PY) -m benchmarks.photo_accuracy --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(PHOTO_ARGS)
 
 bench-quick: venv ## the same in short windows (< 2 min), to check it runs: benchmarks/results/latest-quick.{json,md}
 	$(PY) -m benchmarks.run --quick --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) \

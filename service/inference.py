@@ -10,10 +10,12 @@ from typing import Any
 import numpy as np
 from flask import Flask
 
+from contract.crop import LEGACY, CropPolicy, CropPolicyError, policy_from_metadata
+from contract.detect import Detector, make_detector
+from contract.faces import FaceRegions, find_faces
+from contract.modeldir import ModelDirError
 from service.batcher import Batcher, BatcherClosed, QueueFull
-from service.detect import Detector, make_detector
 from service.errors import Timeout, Unavailable
-from service.faces import FaceRegions, find_faces
 from service.imaging import load_image
 from service.metrics import Metrics
 from service.model import Predictor
@@ -44,6 +46,12 @@ class Engine:
     metrics: Metrics
     started: float = field(default_factory=time.monotonic)
     ready: bool = False
+    # How detector boxes become this model's input: metadata.json's crop_policy (LEGACY if absent).
+    policy: CropPolicy = LEGACY
+
+    def find_faces(self, image: np.ndarray, mode: str) -> FaceRegions:
+        """The detect + crop stage shared by images and video frames: this model's policy, MIN_FACE_SIZE."""
+        return find_faces(image, self.detector, mode, self.policy, self.settings.min_face_size)
 
     @property
     def runtime(self) -> dict[str, str]:
@@ -60,7 +68,7 @@ class Engine:
         settings = self.settings
         with self.batcher.incoming():  # an adaptive batcher holds its batch open for these faces
             image = load_image(data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
-            regions = find_faces(image, self.detector, mode)
+            regions = self.find_faces(image, mode)
         self.metrics.faces_per_image.observe(len(regions.faces))
         return Prepared(width=image.shape[1], height=image.shape[0], mode=mode, regions=regions)
 
@@ -94,7 +102,8 @@ class Engine:
         """The /predict response object for one image."""
         names = self.predictor.class_names
         faces = []
-        for box, probs in zip(prepared.regions.faces, probabilities, strict=True):
+        regions = prepared.regions
+        for box, probs, sharp in zip(regions.faces, probabilities, regions.sharpness, strict=True):
             top = int(np.argmax(probs))
             self.metrics.predictions.labels(names[top]).inc()
             faces.append(
@@ -104,6 +113,10 @@ class Engine:
                     "confidence": float(probs[top]),
                     "probabilities": {name: float(p) for name, p in zip(names, probs, strict=True)},
                     "detection_score": box.score,
+                    # Quality, for callers that filter unreliable faces: the shorter box side in
+                    # pixels and the variance of the Laplacian of the 48x48 model input.
+                    "face_size": min(box.width, box.height),
+                    "sharpness": round(sharp, 1),
                 }
             )
         return {
@@ -113,6 +126,7 @@ class Engine:
                 "mode": prepared.mode,
                 "detector": self.detector.name,
                 "used": prepared.regions.detection_used,
+                "too_small": prepared.regions.too_small,
             },
             "faces_found": bool(faces),
             "faces": faces,
@@ -139,12 +153,18 @@ def init_app(app: Flask, settings: Settings, predictor: Predictor, metrics: Metr
         ),
         on_depth=metrics.queue_depth.set,
     )
+    try:
+        policy = policy_from_metadata(predictor.metadata)
+    except CropPolicyError as exc:
+        raise ModelDirError(f"model {predictor.name} {predictor.version}: {exc}") from None
+    log.info("crop policy %s (%s)", policy.to_dict(), "from metadata.json" if policy != LEGACY else "legacy")
     engine = Engine(
         settings=settings,
         predictor=predictor,
         batcher=batcher,
         metrics=metrics,
         detector=make_detector(settings.detector, settings.detector_confidence),
+        policy=policy,
     )
     metrics.runtime.labels(**runtime_info(predictor)).set(1)
     engine.ready = True

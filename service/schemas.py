@@ -63,6 +63,12 @@ class Face(Schema):
     detection_score = fields.Float(
         allow_none=True, metadata={"description": "null when not from a scoring detector"}
     )
+    face_size = fields.Integer(
+        metadata={"description": "shorter side of the face box in pixels (filter small, unreliable faces)"}
+    )
+    sharpness = fields.Float(
+        metadata={"description": "variance of the Laplacian of the 48x48 model input; low = blurred or tiny"}
+    )
 
 
 class Detection(Schema):
@@ -71,6 +77,9 @@ class Detection(Schema):
     mode = fields.String()
     detector = fields.String()
     used = fields.Boolean(metadata={"description": "false when the whole image was classified"})
+    too_small = fields.Integer(
+        metadata={"description": "detected faces left out because they are under MIN_FACE_SIZE pixels"}
+    )
 
 
 class ImageSize(Schema):

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 DETECTORS = ("yunet", "haar")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 BATCHING_MODES = ("adaptive", "fixed", "off")
+# What a rate-limited request gets while RATE_LIMIT_STORAGE (Redis) is unreachable.
+RATE_LIMIT_FAILURE_MODES = ("open", "closed")
+# Multipart and base64 wrap the image bytes: allow for base64's 4/3 plus headers before refusing a body.
+BODY_OVERHEAD = 64 * 1024
 # auto: OpenVINO on a CPU-only host, TensorFlow when a GPU is visible (service/runtime/select.py).
 INFERENCE_BACKENDS = ("auto", "tensorflow", "openvino")
 # auto: bf16 where the CPU has AMX or AVX512_BF16, else f32; int8 needs a calibrated build (make quantize).
 INFERENCE_PRECISIONS = ("auto", "f32", "bf16", "int8")
 # WORKERS=0 never starts more than this many: each has its own batcher, so more split the batches thinner.
 MAX_AUTO_WORKERS = 4
-# What a rate-limited request gets while RATE_LIMIT_STORAGE (Redis) is unreachable.
-RATE_LIMIT_FAILURE_MODES = ("open", "closed")
-# Multipart and base64 wrap the image bytes: allow for base64's 4/3 plus headers before refusing a body.
-BODY_OVERHEAD = 64 * 1024
 
 
 class SettingsError(ValueError):
@@ -59,6 +59,9 @@ class Settings:
     inference_timeout_s: float = 30.0
     detector: str = "yunet"
     detector_confidence: float = 0.6
+    # Detected faces whose shorter side is under this many pixels are not classified (counted as
+    # detection.too_small): below it accuracy falls off (docs/photos.md has the measurement).
+    min_face_size: int = 0
     rate_limit: str = ""
     # memory:// counts per worker process (the effective limit is RATE_LIMIT x WORKERS x replicas);
     # redis://host:6379/0 is one budget shared by every worker and replica (flask-limiter storage).
@@ -148,17 +151,17 @@ class Settings:
             "batch_max_size",
             "batch_queue_size",
             "inference_timeout_s",
-            "max_video_mb",
-            "max_video_seconds",
-            "max_video_frames",
             "request_line_timeout_s",
             "header_timeout_s",
             "body_timeout_s",
+            "max_video_mb",
+            "max_video_seconds",
+            "max_video_frames",
         )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be > 0, got {getattr(self, name)}")
-        for name in ("graceful_timeout", "batch_max_wait_ms", "tf_threads", "trusted_proxies"):
+        for name in ("graceful_timeout", "batch_max_wait_ms", "tf_threads", "trusted_proxies", "min_face_size"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name.upper()} must be >= 0, got {getattr(self, name)}")
         if self.workers < 0:

@@ -85,10 +85,18 @@ def cosine_lr(config: TrainConfig, epoch: int) -> float:
     return config.min_lr + 0.5 * (config.learning_rate - config.min_lr) * (1 + math.cos(math.pi * progress))
 
 
+def step_lr(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of an epoch: constant until cosine_start, then x step_factor every step_every epochs."""
+    steps = max(0, epoch - config.cosine_start) // config.step_every if epoch >= config.cosine_start else 0
+    return max(config.min_lr, config.learning_rate * config.step_factor**steps)
+
+
 def lr_callback(config: TrainConfig) -> keras.callbacks.Callback:
-    """ReduceLROnPlateau, or a cosine LearningRateScheduler."""
+    """ReduceLROnPlateau, or a cosine or step LearningRateScheduler (epoch-indexed: resumes exactly)."""
     if config.lr_schedule == "cosine":
         return keras.callbacks.LearningRateScheduler(lambda epoch: cosine_lr(config, epoch), verbose=1)
+    if config.lr_schedule == "step":
+        return keras.callbacks.LearningRateScheduler(lambda epoch: step_lr(config, epoch), verbose=1)
     return keras.callbacks.ReduceLROnPlateau(
         monitor="val_loss",
         factor=config.lr_factor,
@@ -105,7 +113,11 @@ def make_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
     # ModelCheckpoint forgets its best score across restarts; seed it from the log
     # so a resumed run never overwrites a better checkpoint with a worse one.
     best_so_far = float(history.val_accuracy.max()) if "val_accuracy" in history else None
+    # With EMA the averaged weights are what validation measures and what the checkpoint and
+    # the backup hold at the end of an epoch (swap_on_epoch); training continues on the raw ones.
+    ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema > 0 else []
     callbacks: list[keras.callbacks.Callback] = [
+        *ema,
         keras.callbacks.CSVLogger(str(run / HISTORY_FILE), append=True),
         keras.callbacks.ModelCheckpoint(
             str(run / BEST_FILE),

@@ -54,8 +54,39 @@ class TrainConfig:
     # Schedule and stopping. plateau: ReduceLROnPlateau on val_loss; cosine: constant until
     # cosine_start, then cosine decay to min_lr at the last epoch (a fixed CPU budget wants a
     # decay that is sure to finish; a LearningRateScheduler also survives a resumed run).
+    # step: learning_rate x step_factor every step_every epochs from cosine_start on.
     lr_schedule: str = "plateau"
-    cosine_start: int = 0
+    cosine_start: int = 0  # the epoch the cosine or step decay starts
+    step_every: int = 10
+    step_factor: float = 0.5
+    # adam, or sgd with (Nesterov) momentum as in the strongest FER2013 recipes; weight_decay
+    # is Keras' decoupled decay (variable -= lr * weight_decay * variable each step).
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 0.0
+    # Random crops of crop_size x crop_size from the 48x48 face in training (48 = off); the
+    # model then takes crop_size inputs and the serving signature crops the views it averages.
+    crop_size: int = 48
+    # Random erasing: with this probability a rectangle of 2-25% of the face becomes noise.
+    erase_prob: float = 0.0
+    # Exponential moving average of the weights (0 = off, e.g. 0.999): validation, checkpoints
+    # and the export use the averaged weights.
+    ema: float = 0.0
+    # Knowledge distillation: soft targets from these committed checkpoints (.keras files or
+    # version folders with model.keras / ensemble members), averaged, softened by
+    # distill_temperature and mixed with the hard labels: (1 - alpha) CE + alpha T^2 KL.
+    teachers: tuple[str, ...] = ()
+    distill_alpha: float = 0.5
+    distill_temperature: float = 4.0
+    # How a detector box becomes model input (contract.crop): "calibrated", "legacy" or a JSON
+    # file; recorded in metadata.json and used by the service, --detect datasets and evaluation.
+    crop_policy: str = "calibrated"
+    # The dataset holds uncropped photos: every image goes through detector + crop policy once
+    # (cached in the run folder); photos with no face are skipped, with several the largest
+    # face is used (multi_face = largest) or the photo is skipped (multi_face = skip).
+    detect: bool = False
+    multi_face: str = "largest"
     patience: int = 10
     lr_patience: int = 4
     lr_factor: float = 0.5
@@ -70,7 +101,9 @@ class TrainConfig:
     # training.ensemble.load_keras_model rebuilds it from the members listed in metadata.
     export_keras: bool = True
     tensorboard: bool = False
-    mixed_precision: str = "auto"  # auto (GPU only) | on | off
+    # auto: mixed_float16 on a GPU; on: mixed_float16; bf16: mixed_bfloat16 (CPUs with native
+    # bf16: AMX or AVX512_BF16); off: float32.
+    mixed_precision: str = "auto"
     steps_per_epoch: int = 0  # 0 = the whole training set; >0 caps it (tuning, smoke tests)
     init_from: str = ""  # a .keras checkpoint to continue from (e.g. on a new machine)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -82,13 +115,17 @@ class TrainConfig:
 
 AUGMENTATIONS = ("flip", "rotate", "zoom", "translate", "brightness", "contrast")
 # Test-time augmentation modes -> number of views the model sees per face (training.export).
-TTA_VIEWS = {"none": 1, "flip": 2, "flip-zoom": 4}
+# With crop_size < 48 the base view is the central crop, "zoom" the whole face resized to
+# crop_size, and flip-crop5 the four corner crops and the centre, each also mirrored.
+TTA_VIEWS = {"none": 1, "flip": 2, "flip-zoom": 4, "flip-crop5": 10}
 _CHOICES = {
     "head": ("flatten", "gap"),
-    "lr_schedule": ("plateau", "cosine"),
+    "lr_schedule": ("plateau", "cosine", "step"),
+    "optimizer": ("adam", "sgd"),
+    "multi_face": ("largest", "skip"),
     "class_weight": ("none", "balanced", "sqrt"),
     "tta": tuple(TTA_VIEWS),
-    "mixed_precision": ("auto", "on", "off"),
+    "mixed_precision": ("auto", "on", "bf16", "off"),
 }
 
 
@@ -115,6 +152,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=None, help=f"(default: {default})"
             )
+        elif f.name == "teachers":
+            parser.add_argument(flag, default=None, help="comma list of teacher checkpoints (default: none)")
         elif f.name == "augment":
             parser.add_argument(
                 flag,
@@ -140,6 +179,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         values["augment"] = () if augment in ("", "none") else tuple(augment.split(","))
     elif augment is not None:
         values["augment"] = tuple(augment)
+    teachers = values.get("teachers")
+    if isinstance(teachers, str):
+        values["teachers"] = tuple(t for t in teachers.split(",") if t)
+    elif teachers is not None:
+        values["teachers"] = tuple(teachers)
     config = TrainConfig(**values)
     validate(config)
     return config
@@ -161,3 +205,15 @@ def validate(config: TrainConfig) -> None:
         raise ValueError("cosine_start must be in [0, epochs)")
     if not 0.0 <= config.dropout < 1.0 or not 0.0 <= config.dense_dropout < 1.0:
         raise ValueError("dropout must be in [0, 1)")
+    if not 16 <= config.crop_size <= 48:
+        raise ValueError("crop_size must be in [16, 48] (48 = no random crops)")
+    if config.tta == "flip-crop5" and config.crop_size == 48:
+        raise ValueError("tta flip-crop5 needs crop_size < 48")
+    if not 0.0 <= config.erase_prob <= 1.0:
+        raise ValueError("erase_prob must be in [0, 1]")
+    if not (config.ema == 0.0 or 0.0 < config.ema < 1.0):
+        raise ValueError("ema must be 0 (off) or in (0, 1)")
+    if not 0.0 <= config.distill_alpha <= 1.0 or config.distill_temperature <= 0:
+        raise ValueError("distill_alpha must be in [0, 1] and distill_temperature > 0")
+    if config.step_every < 1 or not 0.0 < config.step_factor <= 1.0:
+        raise ValueError("step_every must be >= 1 and step_factor in (0, 1]")

@@ -110,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     config = config_from_args(args)
     from training.data import load_arrays, split_train_val
+    from training.export import check_version_free
     from training.manifest import build_manifest
     from training.manifest import class_names as get_class_names
-    from training.export import check_version_free
     from training.publish import publish
     from training.report import dataset_report
 

@@ -10,9 +10,11 @@ from training.config import TrainConfig
 
 
 def make_model(config: TrainConfig, num_classes: int) -> keras.Model:
-    """Build (not compile) the classifier; takes float 0..255 faces of shape 48x48x1."""
+    """Build (not compile) the classifier; takes float 0..255 faces of shape crop_size^2 x 1."""
     reg = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
-    inputs = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, CHANNELS), name="image")
+    # With random-crop training the network sees crop_size faces; the serving signature crops them.
+    side = config.crop_size or IMAGE_SIZE
+    inputs = keras.Input(shape=(side, side, CHANNELS), name="image")
     # Normalisation lives in the model so every consumer feeds raw 0..255 pixels.
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     for block in range(config.depth):
@@ -43,11 +45,31 @@ def make_model(config: TrainConfig, num_classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="emotion_cnn")
 
 
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    """Adam, or SGD with (Nesterov) momentum; optional decoupled weight decay and weight EMA."""
+    common = {
+        "learning_rate": config.learning_rate,
+        "weight_decay": config.weight_decay or None,
+        "use_ema": config.ema > 0,
+        "ema_momentum": config.ema or 0.99,
+    }
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(momentum=config.momentum, nesterov=config.nesterov, **common)
+    return keras.optimizers.Adam(**common)
+
+
 def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
-    """Adam + categorical cross-entropy with accuracy metrics."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-        metrics=["accuracy", keras.metrics.CategoricalAccuracy(name="categorical_accuracy")],
-    )
+    """The configured optimizer + cross-entropy (or the distillation loss) with accuracy metrics."""
+    from training.distill import DistillationLoss, HardAccuracy
+
+    if config.teachers:
+        # Targets are [one-hot | teacher probabilities]: the metrics read the one-hot half.
+        loss: keras.losses.Loss = DistillationLoss(
+            config.distill_alpha, config.distill_temperature, config.label_smoothing
+        )
+        metrics: list = [HardAccuracy(name="accuracy"), HardAccuracy(name="categorical_accuracy")]
+    else:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+        metrics = ["accuracy", keras.metrics.CategoricalAccuracy(name="categorical_accuracy")]
+    model.compile(optimizer=make_optimizer(config), loss=loss, metrics=metrics)
     return model

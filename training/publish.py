@@ -18,18 +18,40 @@ from typing import Any
 import keras
 import pandas as pd
 
+from contract.crop import resolve_policy
 from contract.modeldir import read_metadata, write_metadata
 from training import callbacks as cb
 from training.config import TrainConfig, add_arguments, config_from_args
 from training.data import class_weights, split_train_val
 from training.errors import DatasetError, ModelDirError
-from training.evaluate import evaluate_dir
+from training.evaluate import evaluate_dir, evaluate_photos
 from training.export import check_version_free, export_model, next_version, staged_version_dir
 from training.manifest import build_manifest, fingerprint
 from training.manifest import class_names as get_class_names
 from training.report import dataset_report, save_report
 
 log = logging.getLogger(__name__)
+
+
+def float32_copy(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """The same weights in a float32 network when it was trained under a mixed policy.
+
+    A model built under mixed_bfloat16 (or float16) would export a signature that computes in
+    that precision: slow where the CPU lacks it, and not the f32 artefact of record that the
+    runtimes derive their own precisions from.
+    """
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers):
+        return model
+    from training.model import make_model
+
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = make_model(config, int(model.output_shape[-1]))
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def publish(
@@ -45,6 +67,7 @@ def publish(
     only when complete (training.export.staged_version_dir); an existing version is refused
     unless config.overwrite.
     """
+    model = float32_copy(model, config)
     version = config.version or next_version(config.model_dir)
     version_dir = Path(config.model_dir) / str(version)
     with staged_version_dir(version_dir, overwrite=config.overwrite) as staging:
@@ -83,6 +106,7 @@ def _write_version(
         version_dir,
         class_names=get_class_names(manifest),
         tta=config.tta,
+        crop_policy=resolve_policy(config.crop_policy),
         include_optimizer=config.export_optimizer,
         include_keras=config.export_keras,
         extra={
@@ -98,7 +122,10 @@ def _write_version(
     save_report(report, version_dir / "evaluation")
     if len(history):
         history.to_csv(version_dir / "evaluation" / "history.csv", index=False)
-    metrics = evaluate_dir(version_dir, config.data_dir, version_dir / "evaluation", history)
+    if config.detect:  # a photo dataset is evaluated on photos, through detection like the service
+        metrics = evaluate_photos(version_dir, config.data_dir, version_dir / "evaluation")
+    else:
+        metrics = evaluate_dir(version_dir, config.data_dir, version_dir / "evaluation", history)
     metadata = read_metadata(version_dir)
     metadata["version"] = int(final_dir.name) if final_dir.name.isdigit() else final_dir.name
     metadata["metrics"] = {k: v for k, v in metrics.items() if k not in ("model_dir", "data_dir")}

@@ -32,10 +32,10 @@ def train(config: TrainConfig) -> Path:
     )
     from training.devices import configure_devices
     from training.ensemble import ENSEMBLE_NAME
+    from training.export import check_version_free
     from training.manifest import build_manifest
     from training.manifest import class_names as get_class_names
     from training.model import compile_model, make_model
-    from training.export import check_version_free
     from training.publish import publish
     from training.report import dataset_report, format_report, save_report
 
@@ -50,8 +50,20 @@ def train(config: TrainConfig) -> Path:
     keras.utils.set_random_seed(seed)
 
     manifest = build_manifest(config.data_dir)
+    photos = None
+    if config.detect:  # uncropped photos: train on the faces the service would crop (cached)
+        from contract.crop import resolve_policy
+        from contract.detect import make_detector
+        from training.photos import detect_dataset, format_photo_report
+
+        manifest, photos = detect_dataset(
+            manifest, run_dir, resolve_policy(config.crop_policy), make_detector("yunet"), config.multi_face
+        )
+        print(format_photo_report(photos, config.multi_face), flush=True)
     manifest.to_csv(run_dir / "manifest.csv", index=False)
     report = dataset_report(manifest)
+    if photos is not None:
+        report["photos"] = photos
     print(format_report(report), flush=True)
     save_report(report, run_dir / "report")
     class_names = get_class_names(manifest)
@@ -68,12 +80,24 @@ def train(config: TrainConfig) -> Path:
         seed,
     )
 
+    soft_train = soft_val = None
+    if config.teachers:
+        from training.distill import cached_teacher_targets
+
+        soft_train, soft_val = cached_teacher_targets(config, train_df, val_df, class_names, run_dir)
     train_ds = make_dataset(
-        train_df, class_names, config, training=True, augmenter=make_augmenter(config, seed), seed=seed
+        train_df,
+        class_names,
+        config,
+        training=True,
+        augmenter=make_augmenter(config, seed),
+        seed=seed,
+        soft_targets=soft_train,
+        weights=weights if config.teachers else None,
     )
     if config.steps_per_epoch:
         train_ds = train_ds.repeat()
-    val_ds = make_dataset(val_df, class_names, config, training=False)
+    val_ds = make_dataset(val_df, class_names, config, training=False, soft_targets=soft_val)
     with strategy.scope():
         if config.init_from:
             log.info("continuing from checkpoint %s", config.init_from)
@@ -94,7 +118,7 @@ def train(config: TrainConfig) -> Path:
         train_ds,
         validation_data=val_ds,
         epochs=config.epochs,
-        class_weight=weights,
+        class_weight=None if config.teachers else weights,  # distillation: per-sample weights
         steps_per_epoch=config.steps_per_epoch or None,
         callbacks=cb.make_callbacks(config),
         shuffle=False,

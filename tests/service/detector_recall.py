@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from service.detect import Detection, make_detector
+from contract.detect import Detection, make_detector
 
 SCENE = (960, 1280)  # height, width
 GRID = (3, 3)

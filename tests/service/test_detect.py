@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from service.detect import Detection, HaarDetector, YuNetDetector, make_detector
-from service.faces import CROP_MAX_SIDE, crop_face, find_faces
+from contract.detect import Detection, HaarDetector, YuNetDetector, make_detector
+from service.faces import CROP_MAX_SIDE, find_faces
 from tests.service.detector_recall import iou, lfw_faces, photos, recall, scenes
 from tests.synthetic import make_face
 
@@ -94,17 +94,6 @@ def test_whole_crop_input_is_the_contract_resize() -> None:
     face = make_face(3, size=80, color=True)
     regions = find_faces(face, FixedDetector([]), "never")
     np.testing.assert_array_equal(regions.inputs[0], to_model_input(face))
-
-
-@pytest.mark.parametrize(
-    "box", [Detection(40, 40, 20, 20, None), Detection(0, 0, 30, 20, None), Detection(85, 90, 15, 10, None)]
-)
-def test_crop_is_square_with_margin_even_at_the_border(box: Detection) -> None:
-    """Crops grow by the margin, stay square, and are edge-padded where they leave the image."""
-    image = np.arange(100 * 100, dtype=np.uint32).reshape(100, 100).astype(np.uint8)
-    crop = crop_face(image, box, margin=0.25)
-    side = round(max(box.width, box.height) * 1.5)
-    assert crop.shape == (side, side)
 
 
 def test_haar_detector_is_thread_safe_per_thread() -> None:

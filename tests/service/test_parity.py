@@ -23,10 +23,11 @@ def assert_parity(client, model_dir: Path, paths: list[Path]) -> None:
     """Same labels and allclose probabilities, file by file."""
     from training.predict import predict_files
 
-    offline = predict_files(str(model_dir), [str(p) for p in paths])
+    offline = predict_files(str(model_dir), [str(p) for p in paths], detect=False)
     for path, expected in zip(paths, offline, strict=True):
         got = service_probabilities(client, path)
-        np.testing.assert_allclose(got, list(expected["probabilities"].values()), rtol=1e-5, atol=1e-6)
+        (face,) = expected["faces"]
+        np.testing.assert_allclose(got, list(face["probabilities"].values()), rtol=1e-5, atol=1e-6)
 
 
 def test_service_equals_training_predict_on_synthetic_crops(
@@ -48,6 +49,28 @@ def test_service_equals_training_predict_on_fer2013(client, tiny_model_dir: Path
         for name in ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
     ]
     assert_parity(client, tiny_model_dir, paths)
+
+
+def test_photo_parity_service_and_cli(client, tiny_model_dir: Path, tmp_path: Path) -> None:
+    """A real photo: /predict (detect=auto) and the predict CLI find the same face box, crop it with
+    the same policy and give the same probabilities."""
+    import cv2
+    from skimage import data
+
+    from training.predict import predict_files
+
+    path = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(path), np.ascontiguousarray(data.astronaut()[:, :, ::-1]))
+    served = client.post("/predict", data=upload(path.read_bytes(), path.name)).json["faces"]
+    (offline,) = predict_files(str(tiny_model_dir), [str(path)])
+    assert len(served) == len(offline["faces"]) == 1
+    assert served[0]["box"] == offline["faces"][0]["box"]
+    np.testing.assert_allclose(
+        list(served[0]["probabilities"].values()),
+        list(offline["faces"][0]["probabilities"].values()),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 @pytest.mark.parametrize("index", range(3))

@@ -81,12 +81,14 @@ def test_flip_zoom_averages_four_views(tiny_model_dir: Path) -> None:
     expected = np.mean([model.predict(v, verbose=0) for v in views], axis=0)
     served = serving_function(model, "flip-zoom")(faces())[OUTPUT_NAME].numpy()
     assert np.abs(served - expected).max() < 1e-5
-    assert TTA_VIEWS == {"none": 1, "flip": 2, "flip-zoom": 4}
-    for tta in TTA_VIEWS:  # TF Serving's metadata shows this static shape
+    assert TTA_VIEWS == {"none": 1, "flip": 2, "flip-zoom": 4, "flip-crop5": 10}
+    for tta in ("none", "flip", "flip-zoom"):  # TF Serving's metadata shows this static shape
         output = serving_function(model, tta).get_concrete_function().structured_outputs[OUTPUT_NAME]
         assert output.shape.as_list() == [None, 7], tta
     with pytest.raises(ValueError, match="unknown tta"):
         serving_function(model, "ten-crop")
+    with pytest.raises(ValueError, match="crops smaller than 48"):
+        serving_function(model, "flip-crop5")
 
 
 def test_savedmodel_matches_in_memory_model_without_tta(tmp_path, tiny_dataset) -> None:
@@ -179,11 +181,31 @@ def test_predict_cli(tiny_model_dir: Path, tiny_dataset: Path, capsys) -> None:
 
     image = next((tiny_dataset / "test" / "happy").iterdir())
     assert main(["--model", str(tiny_model_dir), "--json", str(image)]) == 0
-    result = json.loads(capsys.readouterr().out)[0]
-    assert result["label"] in result["probabilities"]
-    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    (face,) = json.loads(capsys.readouterr().out)[0]["faces"]  # a 48x48 crop: classified whole
+    assert face["label"] in face["probabilities"]
+    assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     assert main(["--model", str(tiny_model_dir), str(image), "missing.png"]) == 1
     assert main(["--model", "/nonexistent", str(image)]) == 2
+
+
+def test_predict_cli_on_a_photo_detects_and_annotates(tiny_model_dir: Path, tmp_path: Path, capsys) -> None:
+    """A photo: one line per face with its box; --no-detect classifies it whole; --annotate draws."""
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    from training.predict import main
+
+    photo = tmp_path / "astronaut.png"
+    original = np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    cv2.imwrite(str(photo), original)
+    assert main(["--model", str(tiny_model_dir), "--annotate", str(tmp_path / "out"), str(photo)]) == 0
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert "face 1 at x=" in line
+    drawn = cv2.imread(str(tmp_path / "out" / "astronaut.png"))
+    assert drawn.shape == original.shape and not np.array_equal(drawn, original)
+    assert main(["--model", str(tiny_model_dir), "--no-detect", str(photo)]) == 0
+    assert "whole image" in capsys.readouterr().out
 
 
 def test_publish_cli_exports_a_checkpoint(tiny_model_dir: Path, tiny_dataset: Path, tmp_path) -> None:

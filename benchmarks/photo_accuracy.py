@@ -1,0 +1,212 @@
+"""Scene benchmark: accuracy on photos through the real service vs on the same faces as crops.
+
+python -m benchmarks.photo_accuracy [--model-dir models/emotion] [--data-dir ../shared/datasets/fer2013]
+    [--faces 500] [--variants default,legacy,align] [--out benchmarks/results]
+
+FER2013 *test* faces are pasted into real background photos (training.scenes) at 64, 128
+and 256 px with rolls up to +-15 degrees, JPEG-encoded and posted to /predict of gunicorn
+running the production config; the top face (the first in the answer) counts, a photo with
+no face counts as wrong. The same faces, posted as the 48x48 files, give the crop accuracy
+of the same path. Each variant is the same SavedModel served with another crop policy in
+its metadata.json (a temporary version folder whose files link to the model's own):
+  default  the model as committed
+  legacy   contract.crop.LEGACY (how every model was served before the calibration)
+  align    the model's policy with eye-line alignment switched on/off (the A/B)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+
+from benchmarks import machine, server
+from contract.crop import LEGACY, policy_from_metadata
+from contract.modeldir import read_metadata, resolve_version_dir
+
+SIDES = (64, 128, 256)
+MAX_ANGLE = 15.0
+JPEG_QUALITY = 90
+GOAL = 0.97  # through-service accuracy / crop accuracy, at every size
+
+
+def test_faces(data_dir: Path, count: int, seed: int = 0) -> tuple[list[Path], list[str]]:
+    """`count` FER2013 test files drawn at random (seeded), with their class names."""
+    files = sorted((Path(data_dir) / "test").glob("*/*"))
+    picks = np.random.default_rng(seed).choice(len(files), size=min(count, len(files)), replace=False)
+    chosen = [files[i] for i in sorted(picks)]
+    return chosen, [p.parent.name for p in chosen]
+
+
+def variant_dir(version_dir: Path, policy: dict[str, Any] | None, root: Path, name: str) -> Path:
+    """A version folder serving the same SavedModel with another crop policy (None = none recorded)."""
+    out = root / name / version_dir.name
+    out.mkdir(parents=True)
+    for item in version_dir.iterdir():
+        if item.name != "metadata.json":
+            (out / item.name).symlink_to(item.resolve())
+    metadata = read_metadata(version_dir)
+    metadata.pop("crop_policy", None)
+    if policy is not None:
+        metadata["crop_policy"] = policy
+    (out / "metadata.json").write_text(json.dumps(metadata, indent=2))
+    return out
+
+
+def post_all(url: str, bodies: list[bytes], content_type: str, concurrency: int = 8) -> list[str | None]:
+    """Top-face label of each body (None when no face was found or the request failed)."""
+
+    def one(client: httpx.Client, body: bytes) -> str | None:
+        response = client.post(f"{url}/predict", content=body, headers={"Content-Type": content_type})
+        if response.status_code != 200:
+            return None
+        faces = response.json()["faces"]
+        return faces[0]["label"] if faces else None
+
+    with httpx.Client(timeout=120.0) as client, ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(lambda b: one(client, b), bodies))
+
+
+def scene_bodies(files: list[Path], seed: int = 0) -> tuple[list[bytes], list[int], list[int]]:
+    """JPEG scenes of every face at every size; with each its face index and size."""
+    from training.scenes import scenes
+
+    faces = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in files]
+    bodies, index, sides = [], [], []
+    for i, scene in scenes(faces, SIDES, MAX_ANGLE, seed=seed):
+        ok, encoded = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        bodies.append(encoded.tobytes())
+        index.append(i)
+        sides.append(scene.side)
+    return bodies, index, sides
+
+
+def measure(model_dir: Path, files: list[Path], labels: list[str], log_dir: Path) -> dict[str, Any]:
+    """Crop and per-size scene accuracy of one model folder through one gunicorn server."""
+    bodies, index, sides = scene_bodies(files)
+    port = server.free_port()
+    env = {"MODEL_DIR": str(model_dir), "PORT": str(port), "WORKERS": "1", "LOG_LEVEL": "warning"}
+    srv = server.start(model_dir.parent.name, server.service_command(), env, port, log_dir)
+    try:
+        crop_labels = post_all(srv.url, [p.read_bytes() for p in files], "image/jpeg")
+        scene_labels = post_all(srv.url, bodies, "image/jpeg")
+    finally:
+        server.stop(srv)
+    truth = np.array(labels)
+    crop_ok = np.array([c == t for c, t in zip(crop_labels, truth, strict=True)])
+    scene_ok = np.array([s == truth[i] for s, i in zip(scene_labels, index, strict=True)])
+    found = np.array([s is not None for s in scene_labels])
+    sides_arr, index_arr = np.array(sides), np.array(index)
+    rows = {}
+    for side in SIDES:
+        at = sides_arr == side
+        crops_here = float(crop_ok[index_arr[at]].mean())
+        rows[str(side)] = {
+            "service": round(float(scene_ok[at].mean()), 4),
+            "crops": round(crops_here, 4),
+            "ratio": round(float(scene_ok[at].mean()) / crops_here, 4) if crops_here else None,
+            "face_found": round(float(found[at].mean()), 4),
+        }
+    return {"crop_accuracy": round(float(crop_ok.mean()), 4), "sizes": rows}
+
+
+def run(model_dir: Path, data_dir: Path, faces: int, variants: list[str], log_dir: Path) -> dict[str, Any]:
+    """Every variant on the same faces and scenes."""
+    version_dir = resolve_version_dir(model_dir)
+    policy = policy_from_metadata(read_metadata(version_dir))
+    files, labels = test_faces(data_dir, faces)
+    results: dict[str, Any] = {
+        "machine": machine.describe("photo-accuracy"),
+        "model_dir": machine.display_path(version_dir),
+        "faces": len(files),
+        "sides": list(SIDES),
+        "max_angle": MAX_ANGLE,
+        "goal_ratio": GOAL,
+        "variants": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="photo-acc-") as tmp:
+        root = Path(tmp)
+        choices = {
+            "default": None,
+            "legacy": LEGACY.to_dict(),
+            "align": {**policy.to_dict(), "align": not policy.align},
+        }
+        for name in variants:
+            folder = version_dir if name == "default" else variant_dir(version_dir, choices[name], root, name)
+            served = policy if name == "default" else policy_from_metadata(read_metadata(folder))
+            measured = measure(folder, files, labels, root / "logs")
+            results["variants"][name] = {"policy": served.to_dict(), **measured}
+    default = results["variants"].get("default")
+    if default:
+        results["meets_goal"] = all((row["ratio"] or 0) >= GOAL for row in default["sizes"].values())
+    return results
+
+
+def render(results: dict[str, Any]) -> str:
+    """A Markdown table per variant."""
+    m = results["machine"]
+    lines = [
+        f"# Photo accuracy through the service ({results['model_dir']}, "
+        f"{results['faces']} FER2013 test faces)",
+        "",
+        f"{m['date']}, {m['cpu_model']}, {m['cores']} cores, git {m['git']}, "
+        f"load {m['load_average_at_start']}.",
+        f"Faces pasted into real photos at {results['sides']} px, rolls up to +-{results['max_angle']:g} deg,"
+        " posted to gunicorn /predict; top face; a missed face counts as wrong.",
+        "",
+        "| variant | crop policy | face px | found | through service | same faces as crops | ratio |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, variant in results["variants"].items():
+        p = variant["policy"]
+        desc = f"{p['reference']} x{p['scale']}" + (" +align" if p["align"] else "")
+        for side, row in variant["sizes"].items():
+            lines.append(
+                f"| {name} | {desc} | {side} | {row['face_found']:.3f} | {row['service']:.4f} | "
+                f"{row['crops']:.4f} | {row['ratio']:.3f} |"
+            )
+    if "meets_goal" in results:
+        lines += [
+            "",
+            f"Goal (ratio >= {results['goal_ratio']} at every size, default): "
+            f"{'met' if results['meets_goal'] else 'NOT met'}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: write photo-accuracy.{json,md} to --out and print the table."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=machine.ROOT / "models" / "emotion")
+    parser.add_argument(
+        "--data-dir", type=Path, default=machine.ROOT.parent / "shared" / "datasets" / "fer2013"
+    )
+    parser.add_argument("--faces", type=int, default=500)
+    parser.add_argument("--variants", default="default,legacy,align")
+    parser.add_argument("--out", type=Path, default=machine.ROOT / "benchmarks" / "results")
+    parser.add_argument("--name", default="photo-accuracy")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="photo-logs-") as logs:
+        results = run(args.model_dir, args.data_dir, args.faces, args.variants.split(","), Path(logs))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = render(results)
+    (args.out / f"{args.name}.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Face detectors that run offline: YuNet (libfacedetection via `yuface`, default) and a Haar cascade.
+
+Shared by serving (service.faces), training (`--detect` datasets, photo evaluation, crop
+calibration) and the predict CLI, so every path finds faces the same way. Both take a
+uint8 gray or BGR image and return face boxes in its own pixel coordinates. YuNet is a
+small CNN with its weights compiled into the wheel; it finds far more faces than the Haar
+cascade on real photos (see the report in tests/service/detector_recall.py), which stays as
+the fallback (`DETECTOR=haar`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+# YuNet's accuracy drops on inputs over ~960 px (yuface warns about it) and its cost grows with the area.
+YUNET_MAX_SIDE = 640
+HAAR_MAX_SIDE = 1024
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face box (x, y, width, height) in image pixels, the detector's score (None if it has none)
+    and, from YuNet, five landmarks (x, y): the two eyes, the nose tip and the two mouth corners."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    score: float | None
+    landmarks: tuple[tuple[float, float], ...] | None = None
+
+    @property
+    def area(self) -> int:
+        """Box area in pixels (the largest face is the 'main' one in a photo)."""
+        return self.width * self.height
+
+
+class Detector(Protocol):
+    """Anything that finds faces."""
+
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Face boxes in image coordinates, best first."""
+
+
+def _downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """Shrink so the longer side is at most max_side; returns the image and the scale applied."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return image, scale
+
+
+def _to_image_coords(
+    box: np.ndarray,
+    scale: float,
+    shape: tuple[int, ...],
+    score: float | None,
+    landmarks: np.ndarray | None = None,
+) -> Detection | None:
+    """Map a box from the detector's scaled image back, clipped to the image; None if nothing is left."""
+    x0, y0, w, h = (float(v) / scale for v in box)
+    height, width = shape[:2]
+    x1, y1 = min(width, round(x0 + w)), min(height, round(y0 + h))
+    x0, y0 = max(0, round(x0)), max(0, round(y0))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    points = None
+    if landmarks is not None:
+        flat = [float(v) / scale for v in landmarks]
+        points = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
+    return Detection(x0, y0, x1 - x0, y1 - y0, score, points)
+
+
+class YuNetDetector:
+    """libfacedetection's CNN (the YuNet family) through the `yuface` wheel."""
+
+    name = "yunet"
+
+    def __init__(self, confidence: float = 0.6) -> None:
+        # libfacedetection parallelises each call with OpenMP. Requests already run in parallel
+        # threads, and on a busy machine the extra OpenMP team spin-waits: measured 10x slower.
+        # libgomp reads this once, when `import yuface` loads it.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        import yuface  # imported here so the Haar path works without the wheel
+
+        self._detect = yuface.detect
+        self.confidence = confidence
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces scoring above the confidence threshold."""
+        small, scale = _downscale(image, YUNET_MAX_SIDE)
+        bgr = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small
+        scores, boxes, landmarks = self._detect(np.ascontiguousarray(bgr), conf=self.confidence)
+        found = (
+            _to_image_coords(box, scale, image.shape, round(float(s) / 100.0, 4), points)
+            for s, box, points in zip(scores, boxes, landmarks, strict=True)
+        )
+        return sorted((d for d in found if d), key=lambda d: -(d.score or 0.0))
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade: always available, but misses many real faces."""
+
+    name = "haar"
+
+    def __init__(self) -> None:
+        self._path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        if cv2.CascadeClassifier(self._path).empty():
+            raise RuntimeError(f"cannot load the Haar cascade {self._path}")
+        self._local = threading.local()  # a CascadeClassifier must not be shared between threads
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces the cascade accepts, largest first (it gives no usable score)."""
+        cascade = getattr(self._local, "cascade", None)
+        if cascade is None:
+            cascade = self._local.cascade = cv2.CascadeClassifier(self._path)
+        small, scale = _downscale(image, HAAR_MAX_SIDE)
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
+        min_side = max(20, min(gray.shape) // 40)
+        boxes = cascade.detectMultiScale(
+            cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)
+        )
+        found = (_to_image_coords(box, scale, image.shape, None) for box in boxes)
+        return sorted((d for d in found if d), key=lambda d: -d.width * d.height)
+
+
+def make_detector(name: str, confidence: float = 0.6) -> Detector:
+    """The detector named by the DETECTOR setting."""
+    if name == "yunet":
+        return YuNetDetector(confidence)
+    if name == "haar":
+        return HaarDetector()
+    raise ValueError(f"unknown detector {name!r} (yunet or haar)")

@@ -1,0 +1,183 @@
+"""The training recipe's parts on tiny data: SGD, schedules, random crops + crop views, erasing, EMA,
+distillation, bf16 training exported as float32."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import tiny_config
+from training.config import TrainConfig
+
+
+def test_sgd_nesterov_with_weight_decay() -> None:
+    from training.model import make_optimizer
+
+    opt = make_optimizer(TrainConfig(optimizer="sgd", momentum=0.8, weight_decay=1e-4, learning_rate=0.05))
+    assert isinstance(opt, keras.optimizers.SGD)
+    assert opt.nesterov and opt.momentum == 0.8 and opt.weight_decay == 1e-4
+    assert isinstance(make_optimizer(TrainConfig()), keras.optimizers.Adam)
+
+
+def test_step_schedule() -> None:
+    from training.callbacks import step_lr
+
+    config = TrainConfig(lr_schedule="step", learning_rate=0.1, cosine_start=5, step_every=3, step_factor=0.5)
+    assert [step_lr(config, e) for e in (0, 4, 5, 7, 8, 11)] == pytest.approx(
+        [0.1, 0.1, 0.1, 0.1, 0.05, 0.025]
+    )
+
+
+def batch(n: int = 6) -> tf.Tensor:
+    """Distinct images: pixel value = 1000 * image + 48 * row + col (so every window is recognisable)."""
+    grid = np.arange(48)[:, None] * 48 + np.arange(48)[None, :]
+    return tf.constant(np.stack([grid + 10_000 * i for i in range(n)])[..., None], tf.float32)
+
+
+def test_random_crop_takes_a_window_of_each_image_independently() -> None:
+    from training.data import random_crop
+
+    x = batch()
+    crops = random_crop(x, 44, tf.constant(123, tf.int64)).numpy()
+    assert crops.shape == (6, 44, 44, 1)
+    offsets = set()
+    for i, crop in enumerate(crops):
+        top, left = divmod(int(crop[0, 0, 0]) - 10_000 * i, 48)
+        np.testing.assert_array_equal(crop, x.numpy()[i, top : top + 44, left : left + 44])
+        offsets.add((top, left))
+    assert len(offsets) > 1  # not one offset for the whole batch
+
+
+def test_centre_crop_is_the_middle() -> None:
+    from training.data import centre_crop
+
+    np.testing.assert_array_equal(centre_crop(batch(), 44).numpy(), batch().numpy()[:, 2:46, 2:46])
+
+
+def test_random_erase() -> None:
+    from training.data import random_erase
+
+    x = tf.fill((32, 48, 48, 1), 100.0)
+    untouched = random_erase(x, 0.0, tf.constant(5, tf.int64)).numpy()
+    np.testing.assert_array_equal(untouched, x.numpy())
+    erased = random_erase(x, 1.0, tf.constant(5, tf.int64)).numpy()
+    fraction = (erased != 100.0).mean(axis=(1, 2, 3))
+    assert (fraction > 0.005).all() and (fraction <= 0.26).all()
+    assert erased.min() >= 0 and erased.max() <= 255
+
+
+def test_flip_crop5_averages_ten_windows() -> None:
+    from training.export import serving_function
+
+    config = TrainConfig(width=4, depth=2, dense_units=8, crop_size=40)
+    from training.model import make_model
+
+    model = make_model(config, 7)
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1), dtype=np.uint8)
+    x = faces.astype(np.float32)
+    windows = [(4, 4), (0, 0), (0, 8), (8, 0), (8, 8)]
+    views = [x[:, t : t + 40, left : left + 40] for t, left in windows]
+    views += [v[:, :, ::-1] for v in views]
+    expected = np.mean([np.asarray(model(v, training=False)) for v in views], axis=0)
+    served = serving_function(model, "flip-crop5")(faces)["probabilities"].numpy()
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+
+
+def test_ema_weights_are_what_validation_and_checkpoints_see(
+    tmp_path: Path, tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ema on, best.keras holds the averaged weights, not the raw ones of the last step."""
+    from training import callbacks as cb
+    from training.train import train
+
+    raw: list[list[np.ndarray]] = []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raw.append([w.copy() for w in self.model.get_weights()])
+
+    original = cb.make_callbacks
+    monkeypatch.setattr(
+        cb, "make_callbacks", lambda config: [Recorder(), *original(config)]
+    )  # before the swap
+    config = tiny_config(tmp_path, tiny_dataset, epochs=1, ema=0.5, optimizer="sgd", learning_rate=0.5)
+    train(config)
+    best = keras.models.load_model(Path(config.run_dir) / cb.BEST_FILE).get_weights()
+    trainable = [i for i, w in enumerate(best) if w.ndim > 1]  # conv / dense kernels
+    assert any(not np.allclose(best[i], raw[-1][i]) for i in trainable)
+
+
+def test_distillation_loss() -> None:
+    from training.distill import DistillationLoss
+
+    rng = np.random.default_rng(1)
+    student = tf.nn.softmax(rng.normal(size=(5, 7))).numpy().astype(np.float32)
+    hard = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 5)]
+    plain = keras.losses.CategoricalCrossentropy(reduction=None)(hard, student).numpy()
+    targets = np.concatenate([hard, student], axis=1)  # teacher == student: KL is 0
+    only_hard = DistillationLoss(alpha=0.0, temperature=4.0, reduction=None)(targets, student).numpy()
+    np.testing.assert_allclose(only_hard, plain, rtol=1e-5)
+    same = DistillationLoss(alpha=1.0, temperature=4.0, reduction=None)(targets, student).numpy()
+    np.testing.assert_allclose(same, 0.0, atol=1e-5)
+    other = np.concatenate([hard, np.roll(student, 1, axis=1)], axis=1)
+    assert (DistillationLoss(alpha=1.0, reduction=None)(other, student).numpy() > 1e-3).all()
+    config = DistillationLoss(0.3, 2.0).get_config()
+    assert DistillationLoss.from_config(config).alpha == 0.3
+
+
+def test_recipe_trains_distils_and_exports(
+    tmp_path: Path, tiny_dataset: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SGD + random 44 crops + erasing + EMA + step LR + a teacher + bf16, end to end; the export
+    computes in float32, serves 48x48 faces, and records its crop policy and network input."""
+    from contract.crop import CALIBRATED, policy_from_metadata
+    from contract.modeldir import read_metadata
+    from training import distill
+    from training.savedmodel import load_predict_fn
+    from training.train import train
+
+    config = tiny_config(
+        tmp_path,
+        tiny_dataset,
+        epochs=1,
+        optimizer="sgd",
+        learning_rate=0.01,
+        weight_decay=1e-4,
+        crop_size=44,
+        erase_prob=0.5,
+        ema=0.9,
+        lr_schedule="step",
+        teachers=(str(tiny_model_dir / "model.keras"),),
+        mixed_precision="bf16",
+        tta="flip-crop5",
+    )
+    try:
+        version_dir = train(config)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    metadata = read_metadata(version_dir)
+    assert metadata["network_input"] == 44 and metadata["tta"] == "flip-crop5"
+    assert policy_from_metadata(metadata) == CALIBRATED
+    model = keras.models.load_model(version_dir / "model.keras", compile=False)
+    assert all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers)
+    probs = load_predict_fn(version_dir)(np.zeros((2, 48, 48, 1), np.uint8))
+    assert probs.shape == (2, 7)
+    # The teacher targets were cached in the run folder: a resumed run does not load the teachers.
+    assert list(Path(config.run_dir).glob("teacher-targets-*.npz"))
+
+    def refuse(path: object) -> None:
+        raise AssertionError("teacher reloaded")
+
+    from training.data import split_train_val
+    from training.manifest import build_manifest
+    from training.manifest import class_names as names
+
+    monkeypatch.setattr(distill, "load_teacher", refuse)
+    manifest = build_manifest(tiny_dataset)
+    train_df, val_df = split_train_val(manifest, config)
+    soft, _ = distill.cached_teacher_targets(config, train_df, val_df, names(manifest), Path(config.run_dir))
+    assert soft.shape == (len(train_df), 7)
