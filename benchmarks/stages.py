@@ -34,19 +34,19 @@ def median_ms(fn: Callable[[], Any], repeats: int) -> float:
 
 
 def make_app(model_dir: str | Path):
-    """The real app around the real model, as one worker builds it (settings from defaults)."""
+    """The real app around the real model, as one worker builds it (default runtime and settings)."""
     from service.app import create_app
-    from service.model import load_predictor
     from service.settings import Settings
 
     settings = Settings.from_env({}, model_dir=str(model_dir), log_level="warning")
-    return create_app(settings, load_predictor(model_dir))
+    return create_app(settings)
 
 
 def image_stages(app, payload: Payload, repeats: int) -> dict[str, float]:
     """Milliseconds per stage for one payload, with the service's default detect=auto policy."""
     from contract import to_model_input
-    from service.faces import CROP_MAX_SIDE, FaceRegions, crop_face, whole_image
+    from contract.crop import crop_face
+    from service.faces import CROP_MAX_SIDE, FaceRegions, whole_image
     from service.imaging import load_image
     from service.inference import Prepared
     from service.schemas import PredictResponse
@@ -60,7 +60,7 @@ def image_stages(app, payload: Payload, repeats: int) -> dict[str, float]:
     def crops() -> np.ndarray:
         """The image's model inputs, as find_faces builds them."""
         return np.stack(
-            [to_model_input(crop_face(image, b) if detected else image) for b in boxes]
+            [to_model_input(crop_face(image, b, engine.policy) if detected else image) for b in boxes]
             or [np.zeros((48, 48, 1), np.uint8)]
         )
 
