@@ -96,6 +96,7 @@ class Pending:
     def __init__(self, conn, framing: Framing, settings: Settings) -> None:
         self.conn, self.framing, self.settings = conn, framing, settings
         self.started = self.last_read = time.monotonic()
+        self.counted = False  # in the arriving gauge
         # Closed by the worker when the connection closes or the body has been replayed.
         self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
 
@@ -127,8 +128,16 @@ class BufferedThreadWorker(ThreadWorker):
 
     def init_process(self) -> None:
         """Read the timeouts and body limit (validated in the master already), then run."""
+        from prometheus_client import Gauge  # multiprocess mode: the master set its directory
+
         self.settings = Settings.from_env()
         self.pending: set[Pending] = set()
+        # Requests whose bytes are still arriving (held by this event loop, not by a thread).
+        self.arriving = Gauge(
+            "emotion_http_requests_arriving",
+            "Requests being received (request line, headers or body still arriving)",
+            multiprocess_mode="livesum",
+        )
         util.write_error = write_json_error  # this worker process only
         super().init_process()
 
@@ -177,6 +186,9 @@ class BufferedThreadWorker(ThreadWorker):
             self._close(state)
             return
         before = state.framing.phase
+        if not state.counted:
+            state.counted = True
+            self.arriving.inc()
         if state.feed(data):
             self._dispatch(state)
         elif state.framing.expects_continue and before != state.framing.phase:
@@ -196,6 +208,9 @@ class BufferedThreadWorker(ThreadWorker):
     def _forget(self, state: Pending) -> None:
         """Stop watching this connection's socket."""
         self.pending.discard(state)
+        if state.counted:
+            state.counted = False
+            self.arriving.dec()
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.poller.unregister(state.conn.sock)
 

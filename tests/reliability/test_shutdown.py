@@ -21,7 +21,8 @@ from tests.service.test_e2e import metric
 
 pytestmark = pytest.mark.e2e
 GRACEFUL = float(LIVE_ENV["GRACEFUL_TIMEOUT"])
-IN_FLIGHT = 'emotion_http_requests_in_progress{endpoint="/predict"'
+# Uploads are read by the worker's event loop before the app sees them (service/worker.py).
+ARRIVING = "emotion_http_requests_arriving"
 
 
 def address(server: gunicorn.Server) -> tuple[str, int]:
@@ -56,8 +57,8 @@ def test_sigterm_drains_in_flight_and_exits_zero(live: gunicorn.Server, shots, f
     body = crop(4)
     held = [start_upload(live, body) for _ in range(4)]
     wait_until = time.monotonic() + 60
-    while metric(httpx.get(f"{live.url}/metrics").text, IN_FLIGHT) < len(held):
-        assert time.monotonic() < wait_until, "the held uploads never reached the app"
+    while metric(httpx.get(f"{live.url}/metrics").text, ARRIVING) < len(held):
+        assert time.monotonic() < wait_until, "the held uploads never reached the worker"
         time.sleep(0.1)
     log_offset = len(live.logs())
     loaded = threading.Event()

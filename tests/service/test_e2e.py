@@ -89,12 +89,13 @@ def test_sigterm_lets_in_flight_requests_finish(server: gunicorn.Server, images:
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode()
         sock.sendall(head + body[:10])
-        in_flight = 'emotion_http_requests_in_progress{endpoint="/predict"'
-        for _ in range(200):  # until the app is inside the request (waiting for the rest of the body)
-            if metric(httpx.get(f"{server.url}/metrics").text, in_flight) >= 1:
+        # The worker's event loop holds the upload until its body is complete (service/worker.py).
+        arriving = "emotion_http_requests_arriving"
+        for _ in range(200):  # until the worker has accepted it and is waiting for the rest of the body
+            if metric(httpx.get(f"{server.url}/metrics").text, arriving) >= 1:
                 break
         else:
-            pytest.fail("the request never reached the app")
+            pytest.fail("the request never reached the worker")
         server.process.terminate()
         sock.sendall(body[10:])
         reply = b""
