@@ -40,6 +40,16 @@ def default_runtime(model_dir: str | Path, cache_dir: str = "") -> str:
     return f"{choice.backend}/{choice.precision}"
 
 
+def int8_cached(model_dir: str | Path, cache_dir: str = "") -> bool:
+    """Whether an int8 build of this model is in the runtime cache (gated or not)."""
+    from contract.modeldir import resolve_version_dir
+    from service.runtime.cache import cache_dir as resolve_cache
+    from service.runtime.cache import model_hash
+
+    folder = resolve_cache(cache_dir) / model_hash(resolve_version_dir(model_dir))
+    return (folder / "int8" / "model.xml").exists()
+
+
 def child(
     runtime: str, model_dir: str, crops: Path, min_seconds: float, cache: str, calibration: str
 ) -> None:

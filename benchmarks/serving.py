@@ -23,17 +23,22 @@ from service.settings import Settings
 BATCHING_OFF = {"BATCHING": "off"}
 
 
-def configurations(workers: int, threads: int, default: str = "") -> dict[str, dict[str, Any]]:
+def configurations(
+    workers: int, threads: int, default: str = "", int8_cached: bool = False
+) -> dict[str, dict[str, Any]]:
     """name -> how to start it: the service (default runtime, TensorFlow, no batching), the naive app.
 
     When the default is a gated int8 build (make quantize), the out-of-the-box OpenVINO precision
-    (bf16 or f32, what a fresh install serves) runs too.
+    (bf16 or f32, what a fresh install serves) runs too; when it is not but an int8 build is
+    cached, INFERENCE_PRECISION=int8 runs too.
     """
     base = {"WORKERS": str(workers), "THREADS": str(threads), "LOG_LEVEL": "warning"}
     extra = {}
     if default == "openvino/int8":
         plain = select.auto_precision("openvino", cpu.cpu_flags())
         extra[f"service_{plain}"] = {"env": {**base, "INFERENCE_PRECISION": plain}, "naive": False}
+    elif default.startswith("openvino/") and int8_cached:
+        extra["service_int8"] = {"env": {**base, "INFERENCE_PRECISION": "int8"}, "naive": False}
     return {
         "service": {"env": base, "naive": False},
         **extra,
@@ -101,6 +106,7 @@ def run(
     log_dir: Path,
     after_load: Callable[[str, srv.Server], None] | None = None,
     default: str = "",
+    int8_cached: bool = False,
 ) -> dict[str, Any]:
     """Every configuration x workload x concurrency, start-up time and memory per configuration.
 
@@ -108,7 +114,7 @@ def run(
     (the profiler uses it, so it needs no server of its own).
     """
     rows, processes = [], {}
-    for name, spec in configurations(workers, threads, default).items():
+    for name, spec in configurations(workers, threads, default, int8_cached).items():
         server = start_config(name, spec, model_dir, log_dir)
         try:
             settled = srv.settle(server) if len(srv.workers(server)) > 1 else 0.0

@@ -215,6 +215,7 @@ def serve(
         log_dir=tmp / "logs",
         after_load=after_load,
         default=runtimes.default_runtime(args.model_dir),
+        int8_cached=runtimes.int8_cached(args.model_dir),
     )
 
 
