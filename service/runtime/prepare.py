@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from contract.modeldir import ModelDirError, resolve_version_dir
 from service.runtime.cache import cache_dir, model_hash
