@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from contract.crop import LEGACY, CropPolicy
 from service.batcher import QueueFull
 from service.detect import Detector
 from service.faces import FaceRegions, find_faces
@@ -61,9 +62,12 @@ class Sink(Protocol):
         """Take one finished frame."""
 
 
-def face_finder(detector: Detector, mode: str) -> FindFaces:
-    """The detection and crop step of /predict, for video frames: the one place video calls find_faces."""
-    return lambda image: find_faces(image, detector, mode)
+def face_finder(
+    detector: Detector, mode: str, policy: CropPolicy = LEGACY, min_face_size: int = 0
+) -> FindFaces:
+    """The detection and crop step of /predict for the CLI's frames: the model's crop policy and
+    MIN_FACE_SIZE, as Engine.find_faces applies them (the HTTP path calls Engine.find_faces itself)."""
+    return lambda image: find_faces(image, detector, mode, policy, min_face_size)
 
 
 class RowBudget:

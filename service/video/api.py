@@ -19,7 +19,7 @@ from service.batcher import BatcherClosed, QueueFull
 from service.errors import Timeout, Unavailable
 from service.inference import Engine
 from service.settings import Settings
-from service.video.analyze import Options, RowBudget, analyze, face_finder, video_block
+from service.video.analyze import Options, RowBudget, analyze, video_block
 from service.video.errors import VideoTooLarge
 from service.video.schemas import VideoQuery, VideoResponse
 from service.video.source import MAX_CONTAINER_FPS, Sampler, VideoInfo, check_decodable, open_video
@@ -98,7 +98,7 @@ def run(eng: Engine, path: Any, options: Options, budget: RowBudget) -> dict[str
         frames = JsonFrames(names)
         summaries = analyze(
             sampler,
-            face_finder(eng.detector, options.detect),
+            lambda image: eng.find_faces(image, options.detect),  # exactly /predict's detect + crop
             eng.batcher.submit,
             names,
             options,

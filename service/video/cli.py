@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     import cv2
 
+    from contract.crop import CropPolicyError, policy_from_metadata
     from contract.modeldir import ModelDirError
     from service.detect import make_detector
     from service.errors import ApiError
@@ -98,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         predictor = select.load_predictor(settings)
     except (ModelDirError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        policy_from_metadata(predictor.metadata)  # a bad crop_policy fails here, not once per video
+    except CropPolicyError as exc:
+        print(f"error: {args.model_dir}: {exc}", file=sys.stderr)
         return 2
     runtime = select.runtime_info(predictor)
     print(f"model {predictor.name} v{predictor.version} on {runtime['backend']}/{runtime['precision']}")
@@ -131,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                     annotate=args.annotate,
                     progress=not args.no_progress,
                     batcher=batcher,
+                    min_face_size=settings.min_face_size,
                 )
             except (ApiError, OSError) as exc:
                 failed += 1

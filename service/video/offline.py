@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from contract.crop import policy_from_metadata
 from service.batcher import Batcher
 from service.detect import Detector
 from service.model import Predictor
@@ -43,8 +44,11 @@ def analyze_file(
     progress: bool = True,
     batcher: Batcher | None = None,
     on_frame: Callable[[], None] | None = None,
+    min_face_size: int = 0,
 ) -> dict[str, Any]:
-    """Analyse one video into out_dir; returns the tracks.json document."""
+    """Analyse one video into out_dir; returns the tracks.json document.
+
+    Faces are cropped with the crop policy in the model's metadata.json, as the service does."""
     path, out, options = Path(path), Path(out_dir), options or Options()
     out.mkdir(parents=True, exist_ok=True)
     capture, info = open_video(path)
@@ -63,7 +67,7 @@ def analyze_file(
     try:
         summaries = analyze(
             sampler,
-            face_finder(detector, options.detect),
+            face_finder(detector, options.detect, policy_from_metadata(predictor.metadata), min_face_size),
             batcher.submit,
             names,
             options,

@@ -92,3 +92,29 @@ def test_bad_arguments_exit_2(tiny_model_dir: Path, one_face_clip: Path) -> None
         run(tiny_model_dir, one_face_clip, "--window", "4")
     assert exited.value.code == 2
     assert run(tiny_model_dir, Path("/nonexistent-folder-of-videos")) == 2
+
+
+def test_cli_labels_equal_predict_on_the_same_frame(
+    tiny_model_dir: Path, two_faces_clip: Path, tmp_path, client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI crops with the model's policy like the service: frames.csv matches /predict frame by frame."""
+    monkeypatch.setenv(
+        "INFERENCE_BACKEND", "tensorflow"
+    )  # the test app's runtime (auto may pick OpenVINO bf16)
+    from tests.synthetic import encode
+    from tests.video.test_api import decoded_frames
+
+    assert run(tiny_model_dir, two_faces_clip, "--out", tmp_path, "--smooth", "none") == 0
+    frames = decoded_frames(two_faces_clip)
+    classes = json.loads((tiny_model_dir / "metadata.json").read_text())["class_names"]
+    by_frame: dict[int, list[dict[str, str]]] = {}
+    for row in rows(tmp_path):
+        by_frame.setdefault(int(row["frame"]), []).append(row)
+    for index, mine in by_frame.items():
+        single = client.post("/predict", data=encode(frames[index]), content_type="image/png").json["faces"]
+        assert [(int(r["x"]), int(r["y"])) for r in mine] == [(f["box"]["x"], f["box"]["y"]) for f in single]
+        for row, face in zip(mine, single, strict=True):
+            assert row["label"] == face["label"]
+            assert [float(row[c]) for c in classes] == pytest.approx(
+                [face["probabilities"][c] for c in classes], abs=1e-4
+            )

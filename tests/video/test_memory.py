@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-import psutil
 import pytest
 
-from service.detect import make_detector
-from service.video.analyze import Options
-from service.video.offline import analyze_file
 from tests import videos
-from tests.service.conftest import FakePredictor
 
+ROOT = Path(__file__).resolve().parents[2]
 SIZE = (240, 180)
 FPS = 10.0
+# yuface 2023.5.1 allocates libfacedetection's 36 KiB result buffer on every detect() call and never
+# frees it (measured: +35 MiB per 1,000 calls at any image size), so a long video through YuNet grows
+# without bound, as does a long-running service. Strict xfail: this turns red once detect is fixed.
+YUNET_LEAK = pytest.mark.xfail(strict=True, reason="yuface leaks a 36 KiB buffer per detect() call")
 
 
 def long_clip(folder: Path, minutes: float) -> Path:
@@ -24,12 +27,6 @@ def long_clip(folder: Path, minutes: float) -> Path:
     off = (3.0, [])
     cycles = int(minutes * 60 / 6)
     return videos.write_clip(folder / "long", [on, off] * cycles, FPS, "avi-mjpg", SIZE)
-
-
-# yuface 2023.5.1 allocates libfacedetection's 36 KiB result buffer on every detect() call and never
-# frees it (measured: +35 MiB per 1,000 calls at any image size), so a long video through YuNet grows
-# without bound, as does a long-running service. Strict xfail: this turns red once detect is fixed.
-YUNET_LEAK = pytest.mark.xfail(strict=True, reason="yuface leaks a 36 KiB buffer per detect() call")
 
 
 @pytest.mark.parametrize(
@@ -42,23 +39,14 @@ YUNET_LEAK = pytest.mark.xfail(strict=True, reason="yuface leaks a 36 KiB buffer
 )
 def test_rss_stays_flat_over_a_long_video(tmp_path: Path, detector: str, minutes: float) -> None:
     """Every frame (10 a second), a new face track every 6 s: after 300 frames RSS grows < 10 MiB."""
-    path = long_clip(tmp_path, minutes)
-    process, samples = psutil.Process(), []
-
-    def sample() -> None:
-        samples.append(process.memory_info().rss)
-
-    doc = analyze_file(
-        path,
-        tmp_path / "out",
-        predictor=FakePredictor(),
-        detector=make_detector(detector),
-        options=Options(fps=None, detect="always"),  # auto would classify small faceless frames whole
-        progress=False,
-        on_frame=sample,
+    clip = long_clip(tmp_path, minutes)
+    command = [sys.executable, "-m", "tests.video.memory_probe", str(clip), str(tmp_path / "out"), detector]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env, check=False
     )
-    assert doc["video"]["frames_sampled"] == minutes * 60 * FPS == len(samples)
-    assert len(doc["tracks"]) == minutes * 60 / 6
-    assert json.loads((tmp_path / "out" / "tracks.json").read_text())["tracks"] == doc["tracks"]
-    growth_mib = (max(samples[300:]) - samples[300]) / 2**20
-    assert growth_mib < 10, f"RSS grew {growth_mib:.1f} MiB while streaming"
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["frames"] == minutes * 60 * FPS and result["tracks"] == minutes * 60 / 6
+    assert json.loads((tmp_path / "out" / "tracks.json").read_text())["video"]["complete"]
+    assert result["growth_mib"] < 10, f"RSS grew {result['growth_mib']} MiB while streaming"
