@@ -184,7 +184,10 @@ def analyze(
             regions = find(frame.image)
             ids = tracker.update(frame.time_s, regions.faces)
             empty = np.zeros(0, np.float32)
-            faces = [FaceResult(i, box, empty) for i, box in zip(ids, regions.faces, strict=True)]
+            faces = [
+                FaceResult(i, box, empty, sharpness=sharp)
+                for i, box, sharp in zip(ids, regions.faces, regions.sharpness, strict=True)
+            ]
             image = frame.image if keep_images else None
             inflight.add(FrameResult(frame.index, frame.time_s, faces, image), regions.inputs)
             if on_frame:

@@ -47,6 +47,10 @@ class VideoFace(Schema):
     confidence = fields.Float()
     probabilities = fields.Dict(keys=fields.String(), values=fields.Float())
     detection_score = fields.Float(allow_none=True)
+    face_size = fields.Integer(metadata={"description": "shorter box side in pixels"})
+    sharpness = fields.Float(
+        allow_none=True, metadata={"description": "variance of the Laplacian of the input"}
+    )
     smoothed_label = fields.String(metadata={"description": "label after the track's smoothing filter"})
 
 

@@ -29,6 +29,7 @@ class FaceResult:
     box: Detection
     probabilities: np.ndarray
     smoothed: np.ndarray | None = None
+    sharpness: float | None = None  # as /predict reports it: variance of the Laplacian of the input
 
 
 @dataclass

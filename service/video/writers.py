@@ -39,6 +39,8 @@ def face_dict(face: FaceResult, class_names: list[str]) -> dict[str, Any]:
         "confidence": float(probs[top]),
         "probabilities": {name: float(p) for name, p in zip(class_names, probs, strict=True)},
         "detection_score": box.score,
+        "face_size": min(box.width, box.height),
+        "sharpness": None if face.sharpness is None else round(face.sharpness, 1),
         "smoothed_label": class_names[int(np.argmax(smoothed))],
     }
 

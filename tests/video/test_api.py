@@ -96,7 +96,8 @@ def test_frame_labels_equal_predict_on_the_same_frame(client, clip: str, request
         assert [f["box"] for f in single["faces"]] == [f["box"] for f in frame["faces"]]
         for mine, theirs in zip(frame["faces"], single["faces"], strict=True):
             assert mine["label"] == theirs["label"] == mine["smoothed_label"]
-            assert mine["detection_score"] == theirs["detection_score"]
+            for key in ("detection_score", "face_size", "sharpness"):
+                assert mine[key] == theirs[key], key
             np.testing.assert_allclose(
                 list(mine["probabilities"].values()), list(theirs["probabilities"].values()), atol=1e-5
             )
