@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -60,7 +61,7 @@ def analyze_file(
     if annotate:
         sinks.append(AnnotatedVideo(out / "annotated.mp4", sample_fps, names))
     seconds = min(filter(None, (info.duration_s, options.max_seconds)), default=None)
-    expected = int(seconds * sample_fps) + 1 if seconds else None
+    expected = math.ceil(seconds * sample_fps - 1e-6) if seconds else None  # samples at 0, 1/fps, ...
     own = batcher is None
     batcher = batcher or model_batcher(predictor)
     bar = _progress(expected, path.name, progress)
