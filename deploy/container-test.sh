@@ -82,7 +82,7 @@ step "build $TRAIN_IMAGE (Dockerfile, target train)"
 step "run $IMAGE (WORKERS=2, read-only root filesystem as in deploy/kubernetes)"
 podman rm -f "$CTR" >/dev/null 2>&1 || true
 podman run -d --name "$CTR" -p "127.0.0.1:$PORT:8000" -e WORKERS=2 --read-only --tmpfs /tmp:rw,size=1g \
-    -e HOME=/tmp -e RUNTIME_CACHE_DIR=/tmp/emotion-cache "$IMAGE" >/dev/null
+    -e HOME=/tmp "$IMAGE" >/dev/null
 started=$SECONDS
 wait_http "http://127.0.0.1:$PORT/health" 300 || { podman logs "$CTR" | tail -40; fail "no healthy /health"; }
 echo "ready after $((SECONDS - started)) s"

@@ -6,6 +6,7 @@ python -m service.runtime.prepare [--model-dir models/emotion] [--cache-dir DIR]
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from contract.modeldir import ModelDirError, resolve_version_dir
@@ -17,7 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     """Write <cache>/<hash>/f32/model.xml for the served version and print its path."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", default="models/emotion", help="model root or version folder")
-    parser.add_argument("--cache-dir", default="", help="RUNTIME_CACHE_DIR (default: ~/.cache/...)")
+    # The environment's RUNTIME_CACHE_DIR by default, as the service reads it (the Dockerfile sets it).
+    parser.add_argument(
+        "--cache-dir",
+        default=os.environ.get("RUNTIME_CACHE_DIR", ""),
+        help="default: $RUNTIME_CACHE_DIR, else ~/.cache/...",
+    )
     args = parser.parse_args(argv)
     try:
         version_dir = resolve_version_dir(args.model_dir)

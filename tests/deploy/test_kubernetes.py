@@ -102,7 +102,7 @@ def test_probes_security_and_writable_paths(base: dict) -> None:
     settings = base[("ConfigMap", "emotion-settings")]["data"]
     mounts = {m["mountPath"]: m["name"] for m in api["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
-    for path in ("/tmp", settings["PROMETHEUS_MULTIPROC_DIR"], settings["RUNTIME_CACHE_DIR"]):
+    for path in ("/tmp", settings["PROMETHEUS_MULTIPROC_DIR"]):
         assert "emptyDir" in volumes[mounts[path]], f"{path} must be a writable emptyDir"
     graceful = int(settings["GRACEFUL_TIMEOUT"])
     assert pod["terminationGracePeriodSeconds"] > graceful + 5, "gunicorn must finish draining before SIGKILL"
