@@ -23,9 +23,9 @@ from benchmarks.machine import ROOT
 # (category, markers): the first category with a marker in the stack wins, so order matters.
 CATEGORIES = (
     ("model", ("predict_batch (service/model.py", "predict_batch (service/runtime/openvino_backend.py")),
-    ("detect", ("detect (service/detect.py",)),
+    ("detect", ("detect (contract/detect.py",)),
     ("decode", ("load_image (service/imaging.py",)),
-    ("crop_resize", ("find_faces (service/faces.py",)),
+    ("crop_resize", ("find_faces (contract/faces.py", "crop_face (contract/crop.py")),
     ("json_response", ("_result (service/inference.py", "jsonify", "PredictResponse", "dump (marshmallow")),
     ("multipart_parsing", ("werkzeug/formparser.py", "werkzeug/sansio/multipart.py")),
     ("metrics", ("prometheus_client/",)),

@@ -8,6 +8,7 @@ Every number comes from the export's own metadata and evaluation, never typed by
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,35 @@ They were compared on the {table["validation_images"]} validation images only:
 """
 
 
-def render(version_dir: Path, notes: str = "") -> str:
+def photo_section(meta: dict[str, Any], photos: dict[str, Any] | None) -> str:
+    """The crop policy, and photo accuracy through the service from the scene benchmark's results."""
+    policy = meta.get("crop_policy")
+    lines = [
+        "## Photos: crop policy and accuracy through the service",
+        f"Crop policy (metadata.json `crop_policy`): `{policy}`."
+        if policy
+        else "No crop policy recorded: the service crops with `LEGACY` (max side x 1.3).",
+    ]
+    default = (photos or {}).get("variants", {}).get("default")
+    if default:
+        lines += [
+            "",
+            f"Scene benchmark (`make bench-photos`, {photos['faces']} FER2013 test faces pasted into real "
+            f"photos, rolls up to +-{photos['max_angle']:g} degrees, posted to gunicorn; top face, a missed "
+            "face counts as wrong):",
+            "",
+            "| face size | found | through the service | same faces as crops | ratio |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for side, row in default["sizes"].items():
+            lines.append(
+                f"| {side} px | {row['face_found']:.3f} | {row['service']:.4f} | {row['crops']:.4f} | "
+                f"{row['ratio']:.3f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def render(version_dir: Path, notes: str = "", photos: dict[str, Any] | None = None) -> str:
     """The model card text."""
     meta = read_metadata(version_dir)
     metrics, training = meta.get("metrics", {}), meta.get("training", {})
@@ -120,6 +149,7 @@ For reference (published numbers, not measured here):
 
 Confusion matrix: `evaluation/confusion_matrix.png`; curves: `evaluation/training_curves.png`.
 
+{photo_section(meta, photos)}
 ## Training
 Full config in `metadata.json`; key flags:
 `{flags}`. Epochs run: {training.get("epochs_run")}; best validation accuracy
@@ -132,6 +162,8 @@ Full config in `metadata.json`; key flags:
   profile views, occlusion, low light and children; demographic balance of FER2013 is
   undocumented and skewed, so error rates likely differ across age, gender and skin tone.
 - {class_notes(meta)}
+- FER2013-trained models are weakest on posed disgust and fear in real photos (few, noisy
+  training examples; posed expressions differ from FER2013's spontaneous web images).
 - Predicts posed/apparent expression, not felt emotion.
 
 ## Intended use
@@ -146,9 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_dir")
     parser.add_argument("--notes", help="a Markdown file with run notes (command, hardware, time)")
+    parser.add_argument("--photos", help="benchmarks/results/photo-accuracy.json of this model")
     args = parser.parse_args(argv)
     notes = Path(args.notes).read_text() if args.notes else ""
-    print(render(resolve_version_dir(args.model_dir), notes))
+    photos = json.loads(Path(args.photos).read_text()) if args.photos else None
+    print(render(resolve_version_dir(args.model_dir), notes, photos))
     return 0
 
 

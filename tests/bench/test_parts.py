@@ -58,7 +58,7 @@ def test_summarise_with_no_answers_has_empty_latencies() -> None:
         ),
         (
             "thread (2): T;predict (service/api.py:37);Engine.prepare (service/inference.py:1);"
-            "YuNetDetector.detect (service/detect.py:80)",
+            "YuNetDetector.detect (contract/detect.py:80)",
             "detect",
         ),
         (

@@ -113,7 +113,7 @@ def test_alignment_levels_a_tilted_face(angle: float) -> None:
     image, box = tilted_face(angle)
     assert abs(eye_angle(box) + angle) < 0.5  # OpenCV's positive angle is counter-clockwise
     aligned = eye_dots(crop_face(image, box, dataclasses.replace(CALIBRATED, align=True)))
-    plain = eye_dots(crop_face(image, box, CALIBRATED))
+    plain = eye_dots(crop_face(image, box, dataclasses.replace(CALIBRATED, align=False)))
     level = abs(np.degrees(np.arctan2(aligned[1][1] - aligned[0][1], aligned[1][0] - aligned[0][0])))
     rolled = abs(np.degrees(np.arctan2(plain[1][1] - plain[0][1], plain[1][0] - plain[0][0])))
     assert level < 2.0
