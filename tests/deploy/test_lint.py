@@ -152,6 +152,8 @@ def test_compose_rate_limits_are_shared_through_redis(compose: dict):
     assert re.fullmatch(r"redis:\d+\.\d+\.\d+-\w+", image), f"pin the redis image: {image}"
     assert "ports" not in redis and redis["expose"] == ["6379"]
     assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    # Other containers must get in: Debian's redis-server (the container test's stand-in) is protected.
+    assert redis["command"][:3] == ["redis-server", "--protected-mode", "no"]
     api = compose["services"]["api"]
     assert api["environment"]["RATE_LIMIT_STORAGE"] == "${RATE_LIMIT_STORAGE:-redis://redis:6379/0}"
     assert api["depends_on"]["redis"]["condition"] == "service_healthy"
