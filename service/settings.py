@@ -161,7 +161,13 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be > 0, got {getattr(self, name)}")
-        for name in ("graceful_timeout", "batch_max_wait_ms", "tf_threads", "trusted_proxies", "min_face_size"):
+        for name in (
+            "graceful_timeout",
+            "batch_max_wait_ms",
+            "tf_threads",
+            "trusted_proxies",
+            "min_face_size",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name.upper()} must be >= 0, got {getattr(self, name)}")
         if self.workers < 0:
