@@ -118,3 +118,18 @@ def test_cli_labels_equal_predict_on_the_same_frame(
             assert [float(row[c]) for c in classes] == pytest.approx(
                 [face["probabilities"][c] for c in classes], abs=1e-4
             )
+
+
+def test_module_entry_point_runs() -> None:
+    """`python -m service.video --help` (what make analyze-video runs) starts and documents the flags."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "service.video", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0 and "--every-frame" in done.stdout and "--max-gap" in done.stdout
