@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from contract import CHANNELS, IMAGE_SIZE
 from service.runtime.cache import model_hash
 from service.runtime.convert import ConversionError, ensure_ir
 from service.runtime.quantize import int8_ir
@@ -39,11 +40,38 @@ class OpenVINOPredictor:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
-        """uint8 faces [N,48,48,1] -> float32 probabilities [N,K]."""
-        batch = np.ascontiguousarray(images, dtype=np.uint8)
+        """uint8 faces [N,48,48,1] -> float32 probabilities [N,K], run at a bucketed batch size."""
+        count = len(images)
+        if count > BUCKETS[-1]:
+            step = BUCKETS[-1]
+            return np.concatenate([self.predict_batch(images[i : i + step]) for i in range(0, count, step)])
+        size = bucket(count)
+        batch = np.zeros(
+            (size, *images.shape[1:]), np.uint8
+        )  # zero faces pad the batch; rows are independent
+        batch[:count] = images
         with self._lock:
             self._request.infer([batch], share_inputs=True)
-            return self._request.get_output_tensor(0).data.copy()
+            return self._request.get_output_tensor(0).data[:count].copy()
+
+
+# The CPU plugin compiles and keeps kernels for every input shape it sees: with the batcher's every
+# size from 1 to BATCH_MAX_SIZE a worker grew from 160 to 610 MiB under load and paid a compile on
+# each new size. A few buckets (padding wastes at most a third) bound both.
+BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+
+
+def bucket(count: int) -> int:
+    """The smallest bucket that holds count rows."""
+    return next(b for b in BUCKETS if b >= count)
+
+
+def warm_buckets(predictor: OpenVINOPredictor, max_batch: int) -> None:
+    """Run every bucket up to max_batch once, so no request pays a shape's first compile."""
+    for size in BUCKETS:
+        predictor.predict_batch(np.zeros((size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS), np.uint8))
+        if size >= max_batch:
+            break
 
 
 def _writable(folder: Path) -> bool:
@@ -74,6 +102,7 @@ def load_openvino(
     threads: int,
     cache_root: Path,
     calibration_dir: str = "",
+    max_batch: int = 32,
 ) -> OpenVINOPredictor:
     """Convert (or reuse the cached conversion), compile with OpenVINO's blob cache, return the predictor.
 
@@ -98,7 +127,7 @@ def load_openvino(
     log.info(
         "OpenVINO %s compiled %s (%s, inference precision %s)", ov.get_version(), ir, precision, effective
     )
-    return OpenVINOPredictor(
+    predictor = OpenVINOPredictor(
         name=str(metadata.get("name", "emotion")),
         version=str(metadata.get("version", version_dir.name)),
         class_names=list(metadata["class_names"]),
@@ -110,3 +139,5 @@ def load_openvino(
         _request=compiled.create_infer_request(),
         _compiled=compiled,
     )
+    warm_buckets(predictor, max_batch)
+    return predictor

@@ -115,6 +115,7 @@ def _openvino(settings: Settings, version_dir: Path, metadata: dict[str, Any], c
         threads=settings.intra_op_threads,
         cache_root=cache_dir(settings.runtime_cache_dir),
         calibration_dir=settings.calibration_dir,
+        max_batch=settings.batch_max_size,
     )
     _log_choice(predictor, choice, settings)
     return predictor

@@ -384,3 +384,25 @@ def test_auto_precision_prefers_a_gated_int8_build() -> None:
     assert (
         select.choose(Settings(inference_precision="bf16"), ZEN4, False, int8_passed=True).precision == "bf16"
     )
+
+
+@pytest.mark.parametrize(("count", "size"), [(1, 1), (3, 4), (9, 12), (17, 24), (32, 32), (100, 128)])
+def test_batches_run_at_a_few_bucketed_sizes(count: int, size: int) -> None:
+    """Padding wastes at most a third, and only a dozen shapes are ever compiled."""
+    from service.runtime.openvino_backend import bucket
+
+    assert bucket(count) == size and size - count <= max(1, size // 3)
+
+
+def test_padding_and_slicing_leave_each_row_unchanged(
+    tiny_model_dir: Path, runtime_cache: Path, parity_inputs
+) -> None:
+    """5 rows padded to 8, 200 rows split at 128: every row equals its own single-row answer."""
+    pytest.importorskip("openvino")
+    predictor = select.load_predictor(ov_settings(tiny_model_dir, runtime_cache, inference_precision="f32"))
+    rows = np.concatenate([parity_inputs] * 8)[:200]
+    single = np.concatenate([predictor.predict_batch(row[None]) for row in rows[:5]])
+    np.testing.assert_allclose(predictor.predict_batch(rows[:5]), single, atol=1e-6)
+    whole = predictor.predict_batch(rows)
+    assert whole.shape == (200, 7)
+    np.testing.assert_allclose(whole[128:133], predictor.predict_batch(rows[128:133]), atol=1e-6)
