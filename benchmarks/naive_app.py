@@ -32,6 +32,7 @@ def create_app(model_dir: str | None = None) -> Flask:
     path = resolve_version_dir(model_dir or os.environ.get("MODEL_DIR", "models/emotion"))
     metadata = read_metadata(path)
     names, tta = metadata["class_names"], metadata.get("tta", "none")
+    side = int(metadata.get("network_input", 48))  # a random-crop network takes smaller views
     model = load_keras_model(path)
     app = Flask(__name__)
 
@@ -52,7 +53,7 @@ def create_app(model_dir: str | None = None) -> Flask:
         results = []
         if len(inputs):
             # The same views as the serving signature, so both apps compute the same answer.
-            views = [np.asarray(v) for v in tta_views(tf.constant(inputs, tf.float32), tta)]
+            views = [np.asarray(v) for v in tta_views(tf.constant(inputs, tf.float32), tta, side)]
             probs = model.predict(np.concatenate(views), verbose=0)
             probs = probs.reshape(len(views), len(inputs), -1).mean(axis=0)
             results = [

@@ -12,6 +12,7 @@ its metadata.json (a temporary version folder whose files link to the model's ow
   default  the model as committed
   legacy   contract.crop.LEGACY (how every model was served before the calibration)
   align    the model's policy with eye-line alignment switched on/off (the A/B)
+  calibrated, calibrated-no-align   contract.crop.CALIBRATED with and without alignment
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import httpx
 import numpy as np
 
 from benchmarks import machine, server
-from contract.crop import LEGACY, policy_from_metadata
+from contract.crop import CALIBRATED, LEGACY, policy_from_metadata
 from contract.modeldir import read_metadata, resolve_version_dir
 
 SIDES = (64, 128, 256)
@@ -141,6 +142,8 @@ def run(model_dir: Path, data_dir: Path, faces: int, variants: list[str], log_di
             "default": None,
             "legacy": LEGACY.to_dict(),
             "align": {**policy.to_dict(), "align": not policy.align},
+            "calibrated": CALIBRATED.to_dict(),
+            "calibrated-no-align": {**CALIBRATED.to_dict(), "align": False},
         }
         for name in variants:
             folder = version_dir if name == "default" else variant_dir(version_dir, choices[name], root, name)

@@ -15,7 +15,7 @@ from tests.synthetic import CLASSES, encode, make_face
 def check_result(body: dict, faces: int) -> None:
     """The /predict object: model, image size, detection info, and consistent per-face numbers."""
     assert body["model"] == {"name": "emotion", "version": "1"}
-    assert set(body["detection"]) == {"mode", "detector", "used"}
+    assert set(body["detection"]) == {"mode", "detector", "used", "too_small"}
     assert body["faces_found"] is (faces > 0) and len(body["faces"]) == faces
     for face in body["faces"]:
         assert list(face["probabilities"]) == list(CLASSES)  # every class, in metadata order
@@ -23,6 +23,8 @@ def check_result(body: dict, faces: int) -> None:
         assert face["label"] == max(face["probabilities"], key=face["probabilities"].get)
         assert face["confidence"] == face["probabilities"][face["label"]]
         assert set(face["box"]) == {"x", "y", "width", "height"}
+        assert face["face_size"] == min(face["box"]["width"], face["box"]["height"])
+        assert face["sharpness"] >= 0
 
 
 @pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".webp"])
@@ -43,7 +45,7 @@ def test_every_input_form_and_format(client, form: str, ext: str) -> None:
     body = response.json
     check_result(body, faces=1)
     assert body["image"] == {"width": 48, "height": 48}
-    assert body["detection"] == {"mode": "auto", "detector": "yunet", "used": False}
+    assert body["detection"] == {"mode": "auto", "detector": "yunet", "used": False, "too_small": 0}
     assert body["faces"][0]["box"] == {"x": 0, "y": 0, "width": 48, "height": 48}
     assert body["faces"][0]["detection_score"] is None
 
@@ -60,7 +62,7 @@ def test_real_photo_faces_are_detected(client, photo_jpeg: bytes) -> None:
     body = client.post("/predict", data=upload(photo_jpeg, "astronaut.jpg")).json
     check_result(body, faces=1)
     assert body["image"] == {"width": 512, "height": 512}
-    assert body["detection"] == {"mode": "auto", "detector": "yunet", "used": True}
+    assert body["detection"] == {"mode": "auto", "detector": "yunet", "used": True, "too_small": 0}
     face = body["faces"][0]
     assert 150 < face["box"]["x"] + face["box"]["width"] / 2 < 300
     assert 0.6 <= face["detection_score"] <= 1.0
@@ -141,5 +143,5 @@ def test_haar_detector_option(make_app, photo_jpeg: bytes) -> None:
     """DETECTOR=haar: the fallback detector answers in the same shape, without detection scores."""
     body = make_app(detector="haar").test_client().post("/predict", data=upload(photo_jpeg, "a.jpg")).json
     check_result(body, faces=1)
-    assert body["detection"] == {"mode": "auto", "detector": "haar", "used": True}
+    assert body["detection"] == {"mode": "auto", "detector": "haar", "used": True, "too_small": 0}
     assert body["faces"][0]["detection_score"] is None
