@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.machine import ROOT
+from benchmarks.runtimes import service_cache
 
 RUNTIMES = ("tensorflow/f32", "tensorflow/bf16", "openvino/f32", "openvino/bf16", "openvino/int8")
 REFERENCE = "tensorflow/f32"
@@ -82,7 +83,7 @@ def child(runtime: str, model_dir: str, images: Path, out: Path, cache_dir: str,
         model_dir=model_dir,
         inference_backend=backend,
         inference_precision=precision,
-        runtime_cache_dir=cache_dir,
+        runtime_cache_dir=service_cache(cache_dir),
         calibration_dir=calibration,
         log_level="warning",
     )

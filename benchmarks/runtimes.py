@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -26,6 +27,11 @@ RUNTIMES = ("tensorflow/f32", "tensorflow/bf16", "openvino/f32", "openvino/bf16"
 BATCH_SIZES = (1, 8, 32, 128)
 
 
+def service_cache(cache_dir: str = "") -> str:
+    """The runtime cache the service would use: the argument, else RUNTIME_CACHE_DIR, else the default."""
+    return cache_dir or os.environ.get("RUNTIME_CACHE_DIR", "")
+
+
 def default_runtime(model_dir: str | Path, cache_dir: str = "") -> str:
     """What INFERENCE_BACKEND=auto INFERENCE_PRECISION=auto resolves to for this model on this machine."""
     from contract.modeldir import resolve_version_dir
@@ -35,7 +41,8 @@ def default_runtime(model_dir: str | Path, cache_dir: str = "") -> str:
     from service.runtime.gpu import gpu_visible
     from service.settings import Settings
 
-    passed = gate.int8_is_default(resolve_cache(cache_dir) / model_hash(resolve_version_dir(model_dir)))
+    root = resolve_cache(service_cache(cache_dir))
+    passed = gate.int8_is_default(root / model_hash(resolve_version_dir(model_dir)))
     choice = select.choose(Settings(), cpu.cpu_flags(), gpu_visible(), passed)
     return f"{choice.backend}/{choice.precision}"
 
@@ -46,7 +53,7 @@ def int8_cached(model_dir: str | Path, cache_dir: str = "") -> bool:
     from service.runtime.cache import cache_dir as resolve_cache
     from service.runtime.cache import model_hash
 
-    folder = resolve_cache(cache_dir) / model_hash(resolve_version_dir(model_dir))
+    folder = resolve_cache(service_cache(cache_dir)) / model_hash(resolve_version_dir(model_dir))
     return (folder / "int8" / "model.xml").exists()
 
 
@@ -65,7 +72,7 @@ def child(
             model_dir=model_dir,
             inference_backend=backend,
             inference_precision=precision,
-            runtime_cache_dir=cache,
+            runtime_cache_dir=service_cache(cache),
             calibration_dir=calibration,
             log_level="warning",
         )

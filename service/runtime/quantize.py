@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 from pathlib import Path
@@ -116,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, required=True, help="model root or version folder")
     parser.add_argument("--calibration-dir", type=Path, required=True, help="folder of face images")
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES)
-    parser.add_argument("--cache-dir", default="", help="RUNTIME_CACHE_DIR (default: ~/.cache/...)")
+    # The environment's RUNTIME_CACHE_DIR by default, as the service reads it.
+    parser.add_argument(
+        "--cache-dir",
+        default=os.environ.get("RUNTIME_CACHE_DIR", ""),
+        help="default: $RUNTIME_CACHE_DIR, else ~/.cache/...",
+    )
     parser.add_argument("--if-missing", action="store_true", help="keep an existing int8 build")
     parser.add_argument(
         "--test-dir",
