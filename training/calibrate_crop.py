@@ -132,8 +132,10 @@ def scene_accuracy(
 
 
 SCAN_SIDES = (16, 20, 24, 32, 40, 48, 64)
-# MIN_FACE_SIZE: the smallest face side whose accuracy is still this share of the crop accuracy.
+# MIN_FACE_SIZE: the smallest face side at which the faces the detector finds are still classified
+# with this share of the crop accuracy (sides with fewer found faces than MIN_FOUND say nothing).
 MIN_FACE_SHARE = 0.9
+MIN_FOUND = 20
 
 
 def size_scan(
@@ -160,20 +162,38 @@ def size_scan(
         sides.append(scene.side)
     predicted = _predict(predict, np.stack(inputs)).argmax(1)
     correct = (predicted == labels[np.array(index)]) & np.array(found)
-    rows = {}
+    rows, found_arr = {}, np.array(found)
     for side in SCAN_SIDES:
         at = np.array(sides) == side
+        hits = int(found_arr[at].sum())
         rows[str(side)] = {
             "accuracy": round(float(correct[at].mean()), 4),
-            "found": round(float(np.array(found)[at].mean()), 4),
+            "found": round(float(found_arr[at].mean()), 4),
+            # What MIN_FACE_SIZE decides: is a face the detector *did* find at this size worth answering?
+            "accuracy_on_found": round(float(correct[at].sum() / hits), 4) if hits else None,
+            "found_faces": hits,
         }
-    good = [side for side in SCAN_SIDES if rows[str(side)]["accuracy"] >= MIN_FACE_SHARE * crop_acc]
     return {
         "crop_accuracy": round(crop_acc, 4),
         "sides": rows,
         "share": MIN_FACE_SHARE,
-        "min_face_size": min(good, default=0),
+        "min_face_size": choose_min_face_size(rows, crop_acc),
     }
+
+
+def choose_min_face_size(rows: dict[str, dict[str, Any]], crop_accuracy: float) -> int:
+    """Drop only what is measured to be worse: faces below the largest side whose found faces score
+    under MIN_FACE_SHARE of the crop accuracy; 0 when none does. Sides with fewer than MIN_FOUND
+    found faces (the detector's own limit) decide nothing."""
+    failing = [
+        int(side)
+        for side, row in rows.items()
+        if row["found_faces"] >= MIN_FOUND and row["accuracy_on_found"] < MIN_FACE_SHARE * crop_accuracy
+    ]
+    if not failing:
+        return 0
+    larger = sorted(int(side) for side in rows if int(side) > max(failing))
+    return larger[0] if larger else max(failing) + 1
 
 
 def _predict(predict: Any, stacked: np.ndarray) -> np.ndarray:

@@ -109,3 +109,19 @@ def test_photo_metrics_count_a_missed_face_as_wrong() -> None:
     assert metrics["accuracy"] == pytest.approx(2 / 3, abs=1e-4)
     assert metrics["face_found_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert metrics["confusion_matrix_with_no_face"] == [[1, 0, 1], [0, 1, 0]]
+
+
+@pytest.mark.parametrize(
+    ("accuracies", "expected"),
+    [
+        ({16: (0.1, 2), 32: (0.70, 80), 64: (0.71, 300)}, 0),  # nothing measured is worse: keep all
+        ({16: (0.1, 40), 32: (0.70, 80), 64: (0.71, 300)}, 32),  # 16 px measured bad: drop under 32
+        ({16: (0.2, 40), 32: (0.3, 80), 64: (0.71, 300)}, 64),
+        ({16: (0.2, 40), 32: (0.3, 80)}, 33),  # the largest measured side fails: just above it
+    ],
+)
+def test_min_face_size_rule(accuracies: dict, expected: int) -> None:
+    from training.calibrate_crop import choose_min_face_size
+
+    rows = {str(k): {"accuracy_on_found": a, "found_faces": n} for k, (a, n) in accuracies.items()}
+    assert choose_min_face_size(rows, crop_accuracy=0.7) == expected
