@@ -46,7 +46,7 @@ def image_stages(app, payload: Payload, repeats: int) -> dict[str, float]:
     """Milliseconds per stage for one payload, with the service's default detect=auto policy."""
     from contract import to_model_input
     from contract.crop import crop_face
-    from service.faces import CROP_MAX_SIDE, FaceRegions, whole_image
+    from contract.faces import CROP_MAX_SIDE, FaceRegions, whole_image
     from service.imaging import load_image
     from service.inference import Prepared
     from service.schemas import PredictResponse

@@ -49,7 +49,7 @@ def write_clip(path: Path, seconds: float) -> Path:
 
 def cli_speed(model_dir: Path, clip: Path, out: Path, repeats: int) -> dict[str, Any]:
     """analyze_file (what python -m service.video runs) on the clip; sampled frames/s per run."""
-    from service.detect import make_detector
+    from contract.detect import make_detector
     from service.runtime import select
     from service.settings import Settings
     from service.video.offline import analyze_file

@@ -1,11 +1,11 @@
 """Face detectors that run offline: YuNet (libfacedetection via `yuface`, default) and a Haar cascade.
 
-Shared by serving (service.faces), training (`--detect` datasets, photo evaluation, crop
-calibration) and the predict CLI, so every path finds faces the same way. Both take a
-uint8 gray or BGR image and return face boxes in its own pixel coordinates. YuNet is a
-small CNN with its weights compiled into the wheel; it finds far more faces than the Haar
-cascade on real photos (see the report in tests/service/detector_recall.py), which stays as
-the fallback (`DETECTOR=haar`).
+Shared by serving (contract.faces, used by service.inference), training (`--detect`
+datasets, photo evaluation, crop calibration) and the predict CLI, so every path finds faces
+the same way. Both take a uint8 gray or BGR image and return face boxes in its own pixel
+coordinates. YuNet is a small CNN with its weights compiled into the wheel; it finds far more
+faces than the Haar cascade on real photos (see the report in tests/service/detector_recall.py),
+which stays as the fallback (`DETECTOR=haar`).
 """
 
 from __future__ import annotations

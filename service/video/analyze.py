@@ -17,9 +17,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from contract.crop import LEGACY, CropPolicy
+from contract.detect import Detector
+from contract.faces import FaceRegions, find_faces
 from service.batcher import QueueFull
-from service.detect import Detector
-from service.faces import FaceRegions, find_faces
 from service.video.smoothing import DEFAULT_ALPHA, DEFAULT_WINDOW, FaceResult, FrameResult, Smoother
 from service.video.source import DEFAULT_FPS, Frame, Sampler
 from service.video.summary import Summaries

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from service.faces import DETECT_MODES
+from contract.faces import DETECT_MODES
 from service.settings import DETECTORS
 from service.video.analyze import Options
 from service.video.smoothing import DEFAULT_ALPHA, DEFAULT_WINDOW, SMOOTHING
@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     from contract.crop import CropPolicyError, policy_from_metadata
+    from contract.detect import make_detector
     from contract.modeldir import ModelDirError
-    from service.detect import make_detector
     from service.errors import ApiError
     from service.runtime import select
     from service.settings import Settings, SettingsError

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from contract.crop import policy_from_metadata
+from contract.detect import Detector
 from service.batcher import Batcher
-from service.detect import Detector
 from service.model import Predictor
 from service.video.analyze import Options, analyze, face_finder, video_block
 from service.video.annotate import AnnotatedVideo

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from service.faces import DETECT_MODES
+from contract.faces import DETECT_MODES
 from service.schemas import Box, ModelRef
 from service.video.smoothing import DEFAULT_WINDOW, SMOOTHING
 from service.video.source import DEFAULT_FPS

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from service.detect import Detection
+from contract.detect import Detection
 
 SMOOTHING = ("median", "ema", "none")
 DEFAULT_WINDOW = 5

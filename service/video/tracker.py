@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.detect import Detection
+from contract.detect import Detection
 
 DEFAULT_MAX_GAP_S = 1.0
 MIN_IOU = 0.2

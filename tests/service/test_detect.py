@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from contract.detect import Detection, HaarDetector, YuNetDetector, make_detector
-from service.faces import CROP_MAX_SIDE, find_faces
+from contract.faces import CROP_MAX_SIDE, find_faces
 from tests.service.detector_recall import iou, lfw_faces, photos, recall, scenes
 from tests.synthetic import make_face
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from service.detect import make_detector
+from contract.detect import make_detector
 from service.video.analyze import Options
 from service.video.offline import analyze_file
 from tests.service.conftest import FakePredictor

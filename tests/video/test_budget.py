@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract.detect import make_detector
 from service.batcher import Batcher, QueueFull
-from service.detect import make_detector
 from service.video.analyze import Options, RowBudget, analyze, face_finder
 from service.video.source import Sampler, open_video
 from tests.synthetic import CLASSES

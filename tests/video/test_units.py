@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.detect import Detection
+from contract.detect import Detection
 from service.video.container import codec_hint, image_format, sniff_container
 from service.video.smoothing import FaceResult, FrameResult, Smoother
 from service.video.source import Sampler, open_video
