@@ -10,6 +10,7 @@ which stays as the fallback (`DETECTOR=haar`).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+log = logging.getLogger(__name__)
 # YuNet's accuracy drops on inputs over ~960 px (yuface warns about it) and its cost grows with the area.
 YUNET_MAX_SIDE = 640
 HAAR_MAX_SIDE = 1024
@@ -93,14 +95,22 @@ class YuNetDetector:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         import yuface  # imported here so the Haar path works without the wheel
 
-        self._detect = yuface.detect
+        try:  # no leak, and the GIL is released (contract/yunet_native.py)
+            from contract.yunet_native import NativeYuNet
+
+            self._detect = NativeYuNet().detect
+            self.binding = "native"
+        except (OSError, AttributeError) as exc:  # a yuface build without the expected symbol
+            log.warning("yuface's libfacedetection entry point not usable (%s): using its leaky binding", exc)
+            self._detect = lambda bgr, conf: yuface.detect(bgr, conf=conf)
+            self.binding = "yuface"
         self.confidence = confidence
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces scoring above the confidence threshold."""
         small, scale = _downscale(image, YUNET_MAX_SIDE)
         bgr = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small
-        scores, boxes, landmarks = self._detect(np.ascontiguousarray(bgr), conf=self.confidence)
+        scores, boxes, landmarks = self._detect(np.ascontiguousarray(bgr), self.confidence)
         found = (
             _to_image_coords(box, scale, image.shape, round(float(s) / 100.0, 4), points)
             for s, box, points in zip(scores, boxes, landmarks, strict=True)
