@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +18,7 @@ from contract.faces import FaceRegions, find_faces
 from contract.modeldir import ModelDirError
 from service.batcher import Batcher, BatcherClosed, QueueFull
 from service.errors import Timeout, Unavailable
+from service.face_json import face_json
 from service.imaging import load_image
 from service.metrics import Metrics
 from service.model import Predictor
@@ -87,16 +90,8 @@ class Engine:
         """Batched model call with overload and timeout mapped to 503 and 504."""
         if not self.ready:
             raise Unavailable("the model is not ready", code="not_ready", retry_after=5)
-        try:
+        with batcher_errors(self.settings.inference_timeout_s):
             return self.batcher.predict(inputs, timeout=self.settings.inference_timeout_s)
-        except QueueFull:
-            raise Unavailable(
-                "server overloaded: inference queue is full", code="overloaded", retry_after=1
-            ) from None
-        except BatcherClosed:
-            raise Unavailable("server is shutting down", code="shutting_down", retry_after=5) from None
-        except TimeoutError:
-            raise Timeout(f"inference took over {self.settings.inference_timeout_s:g} s") from None
 
     def _result(self, prepared: Prepared, probabilities: np.ndarray) -> dict[str, Any]:
         """The /predict response object for one image."""
@@ -104,21 +99,9 @@ class Engine:
         faces = []
         regions = prepared.regions
         for box, probs, sharp in zip(regions.faces, probabilities, regions.sharpness, strict=True):
-            top = int(np.argmax(probs))
-            self.metrics.predictions.labels(names[top]).inc()
-            faces.append(
-                {
-                    "box": {"x": box.x, "y": box.y, "width": box.width, "height": box.height},
-                    "label": names[top],
-                    "confidence": float(probs[top]),
-                    "probabilities": {name: float(p) for name, p in zip(names, probs, strict=True)},
-                    "detection_score": box.score,
-                    # Quality, for callers that filter unreliable faces: the shorter box side in
-                    # pixels and the variance of the Laplacian of the 48x48 model input.
-                    "face_size": min(box.width, box.height),
-                    "sharpness": round(sharp, 1),
-                }
-            )
+            face = face_json(box, probs, names, sharp)
+            self.metrics.predictions.labels(face["label"]).inc()
+            faces.append(face)
         return {
             "model": self.model_ref,
             "image": {"width": prepared.width, "height": prepared.height},
@@ -136,6 +119,22 @@ class Engine:
         """Refuse new work, let queued faces finish, stop the batcher thread."""
         self.ready = False
         self.batcher.close(timeout=self.settings.graceful_timeout or None)
+
+
+@contextmanager
+def batcher_errors(timeout_s: float) -> Iterator[None]:
+    """Overload, shutdown and timeout of a batched model call as the API's 503s and 504 (one mapping
+    for images and video)."""
+    try:
+        yield
+    except QueueFull:
+        raise Unavailable(
+            "server overloaded: inference queue is full", code="overloaded", retry_after=1
+        ) from None
+    except BatcherClosed:
+        raise Unavailable("server is shutting down", code="shutting_down", retry_after=5) from None
+    except TimeoutError:
+        raise Timeout(f"inference took over {timeout_s:g} s") from None
 
 
 def init_app(app: Flask, settings: Settings, predictor: Predictor, metrics: Metrics) -> Engine:

@@ -15,9 +15,8 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from service.batcher import BatcherClosed, QueueFull
-from service.errors import Timeout, Unavailable
-from service.inference import Engine
+from service.errors import Unavailable
+from service.inference import Engine, batcher_errors
 from service.settings import Settings
 from service.video.analyze import Options, RowBudget, analyze, video_block
 from service.video.errors import VideoTooLarge
@@ -132,16 +131,8 @@ def predict_video() -> ResponseReturnValue:
         raise Unavailable("the model is not ready", code="not_ready", retry_after=5)
     with video_upload(request, settings.max_video_bytes) as path:
         options = _options(query, settings)  # after the upload's own checks: a missing field is 422
-        try:
+        with batcher_errors(settings.inference_timeout_s):
             body = run(eng, path, options, current_app.extensions["video_budget"])
-        except QueueFull:
-            raise Unavailable(
-                "server overloaded: inference queue is full", code="overloaded", retry_after=1
-            ) from None
-        except BatcherClosed:
-            raise Unavailable("server is shutting down", code="shutting_down", retry_after=5) from None
-        except TimeoutError:
-            raise Timeout(f"inference took over {settings.inference_timeout_s:g} s") from None
     return jsonify(VIDEO_RESPONSE.dump(body))
 
 

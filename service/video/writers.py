@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from service.face_json import face_json
 from service.video.smoothing import FaceResult, FrameResult
 
 CSV_FIELDS = (
@@ -28,19 +29,10 @@ CSV_FIELDS = (
 
 def face_dict(face: FaceResult, class_names: list[str]) -> dict[str, Any]:
     """One face as in /predict, plus its track id and smoothed label."""
-    probs = face.probabilities
-    top = int(np.argmax(probs))
-    smoothed = face.smoothed if face.smoothed is not None else probs
-    box = face.box
+    smoothed = face.smoothed if face.smoothed is not None else face.probabilities
     return {
         "track_id": face.track_id,
-        "box": {"x": box.x, "y": box.y, "width": box.width, "height": box.height},
-        "label": class_names[top],
-        "confidence": float(probs[top]),
-        "probabilities": {name: float(p) for name, p in zip(class_names, probs, strict=True)},
-        "detection_score": box.score,
-        "face_size": min(box.width, box.height),
-        "sharpness": None if face.sharpness is None else round(face.sharpness, 1),
+        **face_json(face.box, face.probabilities, class_names, face.sharpness),
         "smoothed_label": class_names[int(np.argmax(smoothed))],
     }
 
