@@ -54,13 +54,14 @@ def whole_image(image: np.ndarray) -> Detection:
 
 def find_faces(
     image: np.ndarray,
-    detector: Detector,
+    detector: Detector | None,
     mode: str = "auto",
     policy: CropPolicy = LEGACY,
     min_face_size: int = 0,
 ) -> FaceRegions:
     """Apply the detect=auto|always|never policy and return the regions with their model inputs.
 
+    detector may be None only with mode "never" (crops classified whole, no detector needed).
     Detected faces whose shorter box side is under min_face_size pixels are dropped (counted
     in too_small): at that size the crop holds too few pixels to classify reliably.
     """
@@ -69,6 +70,8 @@ def find_faces(
     longest = max(image.shape[:2])
     if mode == "never" or (mode == "auto" and longest <= CROP_MAX_SIDE):
         return _regions(image, [whole_image(image)], None, used=False)
+    if detector is None:
+        raise ValueError(f"detect mode {mode!r} needs a detector")
     found = detector.detect(image)
     if not found and mode == "auto" and longest <= SMALL_MAX_SIDE:
         return _regions(image, [whole_image(image)], None, used=False)
