@@ -55,3 +55,12 @@ def read_metadata(version_dir: str | Path) -> dict[str, Any]:
 def write_metadata(version_dir: str | Path, metadata: dict[str, Any]) -> None:
     """(Re)write metadata.json, e.g. after evaluation adds metrics."""
     (Path(version_dir) / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+
+
+def model_identity(metadata: dict[str, Any], version_dir: str | Path) -> dict[str, Any]:
+    """name, version and class_names of a loaded model, as every predictor reports them."""
+    return {
+        "name": str(metadata.get("name", "emotion")),
+        "version": str(metadata.get("version", Path(version_dir).name)),
+        "class_names": list(metadata["class_names"]),
+    }

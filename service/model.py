@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from contract import CHANNELS, IMAGE_SIZE, INPUT_DTYPE, INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
-from contract.modeldir import ModelDirError, read_metadata, resolve_version_dir
+from contract.modeldir import ModelDirError, model_identity, read_metadata, resolve_version_dir
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ def load_predictor(model_dir: str | Path) -> SavedModelPredictor:
     except Exception as exc:  # TF raises many unrelated types for a corrupt file
         raise ModelDirError(f"{path}: cannot load SavedModel: {type(exc).__name__}: {exc}") from None
     predictor = SavedModelPredictor(
-        name=str(metadata.get("name", "emotion")),
-        version=str(metadata.get("version", path.name)),
-        class_names=list(metadata["class_names"]),
+        **model_identity(metadata, path),
         metadata=metadata,
         path=path,
         _signature=signature,

@@ -116,14 +116,12 @@ def photo_predictions(
         details.append({"faces": len(regions.faces), "detected": regions.detection_used})
         inputs.append(regions.inputs[0] if len(regions.inputs) else None)
     found = [i for i, x in enumerate(inputs) if x is not None]
-    k = None
     probs = None
     if found:
         stacked = np.stack([inputs[i] for i in found])
         parts = [predict(stacked[i : i + 256]) for i in range(0, len(stacked), 256)]
         got = np.concatenate(parts)
-        k = got.shape[1]
-        probs = np.full((len(frame), k), np.nan, np.float32)
+        probs = np.full((len(frame), got.shape[1]), np.nan, np.float32)
         probs[found] = got
     blank = np.zeros((48, 48, 1), np.uint8)
     crops = np.stack([x if x is not None else blank for x in inputs]) if inputs else np.zeros((0, 48, 48, 1))

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from contract import CHANNELS, IMAGE_SIZE
+from contract.modeldir import model_identity
 from service.runtime.cache import model_hash
 from service.runtime.convert import ConversionError, ensure_ir
 from service.runtime.quantize import int8_ir
@@ -128,9 +129,7 @@ def load_openvino(
         "OpenVINO %s compiled %s (%s, inference precision %s)", ov.get_version(), ir, precision, effective
     )
     predictor = OpenVINOPredictor(
-        name=str(metadata.get("name", "emotion")),
-        version=str(metadata.get("version", version_dir.name)),
-        class_names=list(metadata["class_names"]),
+        **model_identity(metadata, version_dir),
         metadata=metadata,
         path=version_dir,
         precision=precision,
