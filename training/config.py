@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +106,6 @@ class TrainConfig:
     mixed_precision: str = "auto"
     steps_per_epoch: int = 0  # 0 = the whole training set; >0 caps it (tuning, smoke tests)
     init_from: str = ""  # a .keras checkpoint to continue from (e.g. on a new machine)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of the config."""
@@ -144,8 +143,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field (defaults None so the config file can fill in)."""
     parser.add_argument("--config", help="JSON or TOML file with any of the options below")
     for f in dataclasses.fields(TrainConfig):
-        if f.name == "extra":
-            continue
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else None
         if f.type == "bool":
