@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock browser-deps redis-deps test test-slow lint format train evaluate tune ensemble export predict serve clean
+.PHONY: help venv lock browser-deps redis-deps test test-slow lint format train evaluate tune ensemble export predict serve docs clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -57,7 +57,7 @@ redis-deps: ## install what the shared rate-limit tests need: redis-server (Debi
 			"(needs root or sudo and a Debian mirror); the shared rate-limit tests will be skipped" >&2; \
 	fi
 
-test: venv browser-deps redis-deps ## lint + the whole default test suite (no dataset, GPU or network needed)
+test: venv browser-deps redis-deps ## lint + the default test suite (no dataset or GPU; a fresh machine needs PyPI, and apt for Chromium and redis-server)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
@@ -98,6 +98,9 @@ predict: venv ## faces in photos (detect + crop like the service): IMAGES="a.jpg
 
 serve: venv ## run the API under gunicorn, http://127.0.0.1:8000: [MODEL_DIR=models/emotion] [HOST= PORT= WORKERS= API_KEY=...]
 	MODEL_DIR=$(or $(MODEL_DIR),models/emotion) $(VENV)/bin/gunicorn -c gunicorn.conf.py "service.wsgi:app"
+
+docs: venv ## regenerate the settings table of docs/configuration.md from service/settings.py
+	$(PY) -m service.settings_doc --write
 
 clean: ## remove caches and test artefacts (keeps the venv and models)
 	rm -rf .pytest_cache .ruff_cache .hypothesis test-artifacts

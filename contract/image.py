@@ -1,6 +1,6 @@
 """How any image becomes model input: decode, 8-bit, grayscale, 48x48 uint8.
 
-Training (`training.data`) and serving (`service.preprocess`) both call these
+Training (`training.data`) and serving (`contract.faces.find_faces`) both call these
 functions, so the two can never drift. Pixel scaling to [0, 1] is *not* done
 here: it lives inside the model (a Rescaling layer), so the exported model takes
 raw uint8 faces and no client can normalise differently.
