@@ -1,0 +1,85 @@
+"""YuNet's second, upscaled pass: small faces found, boxes mapped back, paid only when nothing was found."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from contract.detect import YUNET_RETRY_MAX_SIDE, YuNetDetector, make_detector
+from training.scenes import backgrounds, paste_face
+
+SMALL_SIDE = 40  # px: YuNet's first pass misses most real faces this small in a 640x480 photo
+
+
+@pytest.fixture(scope="module")
+def small_face_scenes() -> list:
+    """30 real face crops (scikit-image's LFW subset) pasted at 40 px into 640x480 photos."""
+    from skimage import data
+
+    rng, photos = np.random.default_rng(0), backgrounds()
+    faces = [(f * 255).astype(np.uint8) for f in data.lfw_subset()[:30]]
+    return [paste_face(face, photos[i % len(photos)], SMALL_SIDE, 0.0, rng) for i, face in enumerate(faces)]
+
+
+def recall(detector: YuNetDetector, scenes: list) -> float:
+    """Share of scenes where a detection's centre falls inside the pasted face's square."""
+    hits = 0
+    for scene in scenes:
+        cx, cy = scene.centre
+        hits += any(
+            abs(d.x + d.width / 2 - cx) < scene.side / 2 and abs(d.y + d.height / 2 - cy) < scene.side / 2
+            for d in detector.detect(scene.image)
+        )
+    return hits / len(scenes)
+
+
+def test_second_pass_finds_small_real_faces_the_first_misses(small_face_scenes: list) -> None:
+    """Measured on these scenes: about 60% found in one pass, over 90% with the 2x retry."""
+    single = recall(YuNetDetector(retry_scale=1.0), small_face_scenes)
+    retried = recall(YuNetDetector(retry_scale=2.0), small_face_scenes)
+    assert retried >= 0.85
+    assert retried >= single + 0.15
+
+
+class Recording:
+    """A stand-in for the native YuNet call: records the input sizes, finds a face only when told."""
+
+    def __init__(self, find_at_width: int | None) -> None:
+        self.widths: list[int] = []
+        self.find_at_width = find_at_width
+
+    def __call__(self, bgr: np.ndarray, confidence: float):
+        """(scores, boxes, landmarks) like the native binding; one 20 px box at (100, 50) of this input."""
+        self.widths.append(bgr.shape[1])
+        if bgr.shape[1] != self.find_at_width:
+            return [], [], []
+        return [90], [np.array([100, 50, 20, 20])], [np.arange(10, dtype=float)]
+
+
+@pytest.mark.parametrize(
+    ("shape", "retry_scale", "find_at", "widths", "box"),
+    [
+        # 640x480: the first pass at full size finds nothing, the retry runs at 2x; box halved back.
+        ((480, 640), 2.0, 1280, [640, 1280], (50, 25, 10, 10)),
+        # Found at once: no second pass.
+        ((480, 640), 2.0, 640, [640], (100, 50, 20, 20)),
+        # retry_scale 1 turns the second pass off.
+        ((480, 640), 1.0, 1280, [640], None),
+        # A 2560 px photo: the first pass at 640, the retry at the 1280 cap (not 2x of the original).
+        ((1920, 2560), 2.0, YUNET_RETRY_MAX_SIDE, [640, 1280], (200, 100, 40, 40)),
+    ],
+)
+def test_retry_pass_sizes_and_box_mapping(shape, retry_scale, find_at, widths, box) -> None:
+    """Which passes run at which input size, and that boxes come back in the photo's coordinates."""
+    detector = YuNetDetector(retry_scale=retry_scale)
+    fake = Recording(find_at)
+    detector._detect = fake
+    found = detector.detect(np.zeros((*shape, 3), np.uint8))
+    assert fake.widths == widths
+    assert [(d.x, d.y, d.width, d.height) for d in found] == ([box] if box else [])
+
+
+def test_retry_scale_below_one_is_refused() -> None:
+    """A 'retry' smaller than the first pass is a configuration mistake, not a silent no-op."""
+    with pytest.raises(ValueError, match="retry_scale"):
+        make_detector("yunet", 0.6, 0.5)
