@@ -57,6 +57,9 @@ class Settings:
     batching: str = "adaptive"
     batch_queue_size: int = 256
     inference_timeout_s: float = 30.0
+    # YuNet looks again at up to this scale (1280 px cap) when the first pass finds no face: small
+    # faces are its weak spot (docs/photos.md). 1 = one pass only.
+    detector_retry_scale: float = 2.0
     detector: str = "yunet"
     detector_confidence: float = 0.6
     # Detected faces whose shorter side is under this many pixels are not classified (counted as
@@ -175,6 +178,8 @@ class Settings:
         if self.port > 65535:
             raise SettingsError(f"PORT must be <= 65535, got {self.port}")
         if self.detector not in DETECTORS:
+        if not 1.0 <= self.detector_retry_scale <= 4.0:
+            raise SettingsError(f"DETECTOR_RETRY_SCALE must be in [1, 4], got {self.detector_retry_scale}")
             raise SettingsError(f"DETECTOR must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
         if self.batching not in BATCHING_MODES:
             raise SettingsError(f"BATCHING must be one of {', '.join(BATCHING_MODES)}, got {self.batching!r}")

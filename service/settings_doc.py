@@ -40,6 +40,8 @@ HELP: dict[str, str] = {
     "inference_timeout_s": "a request waiting longer for its batch gets 504 `timeout`",
     "detector": "`yunet` (libfacedetection CNN, weights compiled in) or `haar` (OpenCV cascade)",
     "detector_confidence": "minimum detector score of a face, in (0, 1)",
+    "detector_retry_scale": "YuNet looks again at up to this scale (long side capped at 1280 px) when "
+    "its first pass finds no face; small faces are its weak spot ([photos.md](photos.md)); 1 = one pass",
     "min_face_size": "faces whose shorter side is under this many pixels are not classified (counted "
     "as `detection.too_small`); 0 = all ([photos.md](photos.md) has the measurement)",
     "rate_limit": "empty = off; else a flask-limiter string per client, e.g. `100/minute` "
