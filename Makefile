@@ -106,7 +106,7 @@ clean: ## remove caches and test artefacts (keeps the venv and models)
 	rm -rf .pytest_cache .ruff_cache .hypothesis test-artifacts
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-# ---- containers (Dockerfile, Dockerfile.gpu, docker-compose.yml; README "Deployment") ----
+# ---- containers (Dockerfile, Dockerfile.gpu, docker-compose.yml; docs/deployment.md) ----
 DOCKER ?= docker
 COMPOSE ?= $(DOCKER) compose
 IMAGE_NAME ?= emotion-service
@@ -138,7 +138,7 @@ k8s-render: venv ## print deploy/kubernetes rendered by kustomize (kubectl-cli-b
 container-test: venv ## slow, root, no Docker needed: podman builds + runs the image and compose stack, checks /predict
 	bash deploy/container-test.sh
 
-# ---- benchmarks (benchmarks/, README "Benchmarks"); numbers are only meaningful on an idle machine ----
+# ---- benchmarks (benchmarks/, docs/benchmarks.md); numbers are only meaningful on an idle machine ----
 BENCH_DATA ?= ../shared/datasets/fer2013
 BENCH_ARGS ?=
 .PHONY: bench bench-quick bench-photos calibrate-crop
@@ -155,7 +155,7 @@ bench-quick: venv ## the same in short windows (< 2 min), to check it runs: benc
 	$(PY) -m benchmarks.run --quick --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) \
 		$(BENCH_ARGS)
 
-# ---- inference runtimes (service/runtime, README "Configuration"); int8 is an explicit step ----
+# ---- inference runtimes (service/runtime, docs/runtimes.md); int8 is an explicit step ----
 CALIBRATION_DIR ?= ../shared/datasets/fer2013/train
 # A labelled test split: int8 is measured against f32 on it and becomes the auto default within 0.3 points.
 QUANTIZE_TEST_DIR ?= $(wildcard ../shared/datasets/fer2013/test)
@@ -169,7 +169,7 @@ runtime-accuracy: venv ## test accuracy of every backend x precision on BENCH_DA
 	$(PY) -m benchmarks.accuracy --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) \
 		--calibration-dir $(CALIBRATION_DIR)
 
-# ---- reliability (tests/reliability, README "Reliability"); make test runs the short versions ----
+# ---- reliability (tests/reliability, docs/hardening.md); make test runs the short versions ----
 SOAK_SECONDS ?= 300
 FUZZ_EXAMPLES ?= 500
 .PHONY: soak
@@ -178,7 +178,7 @@ soak: venv ## reliability, long (~10 min): 5,000-request load, SOAK_SECONDS soak
 	RELIABILITY_RESULTS=tests/reliability/RESULTS.md SOAK_SECONDS=$(SOAK_SECONDS) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(PY) -m pytest tests/reliability -m "not slow or soak"
 
-# ---- video (service/video, README "Video") ----
+# ---- video (service/video, docs/video.md) ----
 VIDEO ?=
 OUT ?=
 .PHONY: analyze-video

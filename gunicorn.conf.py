@@ -1,6 +1,6 @@
 """gunicorn settings for the emotion service: `gunicorn -c gunicorn.conf.py "service.wsgi:app"`.
 
-Every value comes from the environment through service.settings (see the README's table).
+Every value comes from the environment through service.settings (docs/configuration.md lists them).
 This file runs in the master process, which must never import TensorFlow.
 """
 
