@@ -1,4 +1,8 @@
-"""Start a gunicorn server on loopback, time it to ready, read its workers' memory, stop it."""
+"""The one launcher of real gunicorn on loopback, for benchmarks and tests alike.
+
+Launch a command, wait until GET /health answers 200 (polled with a pause, under a deadline),
+read the workers' memory and CPU, stop it (SIGTERM, then SIGKILL to its own process group).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,11 @@ import psutil
 from benchmarks.machine import ROOT
 
 HOST = "127.0.0.1"
+# Every worker imports TensorFlow and loads (or converts) the model before /health says ready; on
+# a loaded 2-core machine that has taken over two minutes.
+READY_TIMEOUT_S = 240.0
+POLL_INTERVAL_S = 0.1  # readiness has no event to block on: poll /health, pausing between polls
+STOP_TIMEOUT_S = 90.0  # above the tests' longest GRACEFUL_TIMEOUT (60 s)
 
 
 class ServerError(RuntimeError):
@@ -33,24 +43,56 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """A running gunicorn master and what it took to get it ready."""
+    """A running gunicorn master, its log, and how long it took to get ready."""
 
     name: str
     process: subprocess.Popen
     port: int
     log_path: Path
+    launched: float  # time.monotonic() at launch
     ready_s: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         """Base URL, no trailing slash."""
         return f"http://{HOST}:{self.port}"
 
+    def logs(self) -> str:
+        """Everything the server wrote so far (stdout and stderr)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def log_tail(self, lines: int = 30) -> str:
-        """The end of the server's combined output, for error messages."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        """The end of the server's log, for error messages."""
+        return "\n".join(self.logs().splitlines()[-lines:])
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> Server:
+        """Block until /health answers 200; ServerError (and the server stopped) if it exits or times out."""
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=5.0) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise ServerError(
+                        f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                    )
+                try:
+                    if client.get(f"{self.url}/health").status_code == 200:
+                        self.ready_s = round(time.monotonic() - self.launched, 2)
+                        return self
+                except httpx.HTTPError:
+                    pass
+                time.sleep(POLL_INTERVAL_S)
+        self.stop()
+        raise ServerError(f"{self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        """SIGTERM to the master (graceful), SIGKILL to its process group if it lingers; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)  # our own session: only our processes
+        return self.process.wait(10)
 
 
 def service_command() -> list[str]:
@@ -78,32 +120,37 @@ def naive_command(port: int, workers: int = 1) -> list[str]:
     ]
 
 
-def start(
-    name: str, command: list[str], env: dict[str, str], port: int, log_dir: Path, timeout: float = 180.0
-) -> Server:
-    """Launch the command and wait for GET /health to answer 200; ready_s is measured from launch."""
-    log_path = Path(log_dir) / f"{name}.log"
+def launch(command: list[str], env: Mapping[str, str], port: int, log_path: Path) -> Server:
+    """Start the command in its own session with the extra environment; returns at once."""
+    log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env}
-    started = time.perf_counter()
+    # gunicorn.conf.py makes a private metrics folder unless one is inherited: never share one.
+    inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    full_env = {**inherited, "TF_CPP_MIN_LOG_LEVEL": "2", **env}
+    launched = time.monotonic()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    server = Server(name, process, port, log_path)
-    with httpx.Client(timeout=5.0) as client:
-        while time.perf_counter() - started < timeout:
-            if process.poll() is not None:
-                raise ServerError(f"{name} exited with code {process.returncode}:\n{server.log_tail()}")
-            try:
-                if client.get(f"{server.url}/health").status_code == 200:
-                    server.ready_s = round(time.perf_counter() - started, 2)
-                    return server
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)  # readiness has no event to block on: poll the endpoint
-    stop(server)
-    raise ServerError(f"{name} not ready after {timeout:.0f} s:\n{server.log_tail()}")
+    return Server(log_path.stem, process, port, log_path, launched)
+
+
+def start(
+    command: list[str], env: Mapping[str, str], port: int, log_path: Path, timeout: float = READY_TIMEOUT_S
+) -> Server:
+    """Launch the command and wait until it is ready; ready_s is measured from launch."""
+    return launch(command, env, port, log_path).wait_ready(timeout)
+
+
+def start_service(log_path: Path, env: Mapping[str, str], *, wait: bool = True) -> Server:
+    """The service as deployed (`gunicorn -c gunicorn.conf.py service.wsgi:app`) on a free loopback port.
+
+    env holds the settings (MODEL_DIR, WORKERS, ...); HOST and PORT are the launcher's. With
+    wait=False it returns at once, for a caller that expects the server never to get ready.
+    """
+    port = free_port()
+    server = launch(service_command(), {**env, "HOST": HOST, "PORT": str(port)}, port, log_path)
+    return server.wait_ready() if wait else server
 
 
 def settle(server: Server, timeout: float = 120.0, interval: float = 0.5) -> float:
@@ -131,6 +178,11 @@ def workers(server: Server) -> list[psutil.Process]:
         return []
 
 
+def worker_pids(server: Server) -> set[int]:
+    """PIDs of the master's current workers."""
+    return {worker.pid for worker in workers(server)}
+
+
 def memory(server: Server) -> dict[str, Any]:
     """RSS and USS (private memory) of the master and of each worker, in MiB."""
 
@@ -147,14 +199,3 @@ def cpu_seconds(server: Server) -> float:
     """User + system CPU time used so far by the master and its workers."""
     procs = [psutil.Process(server.process.pid), *workers(server)]
     return sum(sum(p.cpu_times()[:2]) for p in procs)
-
-
-def stop(server: Server, timeout: float = 30.0) -> None:
-    """SIGTERM to the master (graceful), SIGKILL to its process group if it does not exit in time."""
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)  # our own session: only our processes
-            server.process.wait(5)

@@ -87,11 +87,12 @@ def loadgen(
 
 def start_config(name: str, spec: dict[str, Any], model_dir: Path, log_dir: Path) -> srv.Server:
     """Start one configuration on a free port."""
-    port = srv.free_port()
     env = {"MODEL_DIR": str(model_dir), **spec["env"]}
+    log = log_dir / f"{name}.log"
     if spec["naive"]:
-        return srv.start(name, srv.naive_command(port, spec["workers"]), env, port, log_dir)
-    return srv.start(name, srv.service_command(), {**env, "HOST": srv.HOST, "PORT": str(port)}, port, log_dir)
+        port = srv.free_port()
+        return srv.start(srv.naive_command(port, spec["workers"]), env, port, log)
+    return srv.start_service(log, env)
 
 
 def run(
@@ -142,7 +143,7 @@ def run(
             if after_load:
                 after_load(name, server)
         finally:
-            srv.stop(server)
+            server.stop()
     return {
         "rows": rows,
         "processes": processes,

@@ -56,7 +56,7 @@ def cli_speed(model_dir: Path, clip: Path, out: Path, repeats: int) -> dict[str,
 
     settings = Settings.from_env(model_dir=str(model_dir))
     predictor = select.load_predictor(settings)
-    detector = make_detector(settings.detector, settings.detector_confidence)
+    detector = make_detector(settings.detector, settings.detector_confidence, settings.detector_retry_scale)
     runs = []
     for i in range(repeats):
         started = time.perf_counter()
@@ -76,15 +76,8 @@ def cli_speed(model_dir: Path, clip: Path, out: Path, repeats: int) -> dict[str,
 
 def endpoint_speed(model_dir: Path, clip: Path, log_dir: Path, repeats: int) -> dict[str, Any]:
     """POST /predict/video on real gunicorn (one worker), sequential requests; sampled frames/s."""
-    port = srv.free_port()
-    env = {
-        "MODEL_DIR": str(model_dir),
-        "HOST": srv.HOST,
-        "PORT": str(port),
-        "WORKERS": "1",
-        "LOG_LEVEL": "warning",
-    }
-    server = srv.start("video", srv.service_command(), env, port, log_dir)
+    env = {"MODEL_DIR": str(model_dir), "WORKERS": "1", "LOG_LEVEL": "warning"}
+    server = srv.start_service(log_dir / "video.log", env)
     data = clip.read_bytes()
     try:
         with httpx.Client(base_url=server.url, timeout=600) as client:
@@ -107,7 +100,7 @@ def endpoint_speed(model_dir: Path, clip: Path, log_dir: Path, repeats: int) -> 
             "response_kb": round(len(response.content) / 1024, 1),
         }
     finally:
-        srv.stop(server)
+        server.stop()
 
 
 def run(model_dir: Path, *, seconds: float, repeats: int, work_dir: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ has one true answer per scene.
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 from collections.abc import Iterator
 from functools import cache
@@ -117,3 +118,25 @@ def zero_frame_avi(folder: Path) -> bytes:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, SIZE)
     writer.release()
     return path.read_bytes()
+
+
+def make_clip(folder: Path, name: str, scenes: list, fmt: str = "avi-mjpg", fps: float = 10.0) -> Path:
+    """Write and return a clip; fmt 'mp4-h264' goes through imageio-ffmpeg (skips when it is missing)."""
+    if fmt == "mp4-h264":
+        import pytest
+
+        if importlib.util.find_spec("imageio_ffmpeg") is None:
+            pytest.skip("imageio-ffmpeg is not installed (pip install -e '.[dev]')")
+        return write_h264(folder / f"{name}-{fmt}", scenes, fps)
+    return write_clip(folder / f"{name}-{fmt}", scenes, fps, fmt)
+
+
+def decoded_frames(path: Path) -> list[np.ndarray]:
+    """Every frame as OpenCV decodes it (what the service sees, compression and all)."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return frames
+        frames.append(frame)

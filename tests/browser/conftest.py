@@ -12,14 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contract.modeldir import ModelDirError, resolve_version_dir
 from tests.browser.images import face_photo, write_images, write_y4m
-from tests.browser.server import ROOT, gunicorn
+from tests.browser.pages import API_KEY, screenshot
+from tests.support.servers import serve
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-REAL_MODEL = ROOT / "models" / "emotion"
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-API_KEY = "browser-test-key"
 KEY_STORAGE = "emotion.apiKey"  # the localStorage entry app.js uses
 CHROMIUM_ARGS = [
     "--no-sandbox",  # tests may run as root
@@ -92,20 +89,11 @@ def browser_type_launch_args(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def served_model(request: pytest.FixtureRequest) -> tuple[Path, bool]:
-    """The real model when models/emotion holds one, else the tiny test model; and which it is."""
-    try:
-        return resolve_version_dir(REAL_MODEL), True
-    except ModelDirError:
-        return request.getfixturevalue("tiny_model_dir"), False
-
-
-@pytest.fixture(scope="session")
-def service_url(served_model: tuple[Path, bool], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def service_url(served_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of gunicorn serving the page and the API, with an API key required."""
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    with gunicorn(served_model[0], log, API_KEY=API_KEY) as url:
-        yield url
+    server = serve(served_model, tmp_path_factory.mktemp("gunicorn") / "gunicorn.log", API_KEY=API_KEY)
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -165,11 +153,3 @@ def open_page(service_url: str, context, console: ConsoleLog, request: pytest.Fi
         for number, page in enumerate(pages):
             screenshot(page, f"FAILED-{request.node.name}-{number}")
     assert console.unexpected() == [], "errors in the browser console"
-
-
-def screenshot(page, name: str) -> Path:
-    """Save a full-page PNG under test-artifacts/browser/ and return its path."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

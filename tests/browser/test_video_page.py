@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import videos
-from tests.browser.conftest import screenshot
+from tests.browser.pages import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 CHART_HEIGHT = 120  # the SVG viewBox height in video.js

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 
-from service.settings import Settings
+from benchmarks.server import Server
 from tests.reliability.load import Shot
 from tests.reliability.report import Figures
-from tests.service import server as gunicorn
-from tests.service.conftest import SHIPPED_MODEL, astronaut_jpeg
-from tests.synthetic import encode, make_face
+from tests.support.payloads import astronaut_jpeg, b64, crop
+from tests.support.servers import serve_live
 
-# The deployed defaults, but two workers (one survives a SIGKILL) and an upload limit small enough
-# that over-limit payloads are cheap to build and send (still large enough for photos).
-LIVE_ENV = {
-    "WORKERS": "2",
-    "THREADS": str(Settings().threads),
-    "MAX_UPLOAD_MB": "1",
-    "GRACEFUL_TIMEOUT": "30",
-}
 FIGURES = pytest.StashKey[Figures]()
 
 
@@ -49,53 +38,21 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def served_model(request: pytest.FixtureRequest) -> Path:
-    """The shipped model (realistic cost per request) when present, else the tiny test model."""
-    if any(SHIPPED_MODEL.glob("*/saved_model.pb")):
-        return SHIPPED_MODEL
-    return request.getfixturevalue("tiny_model_dir")
-
-
-def start_server(model_dir: Path, log: Path, **env: str) -> gunicorn.Server:
-    """Real gunicorn with the live settings (overridable), ready to answer."""
-    running = gunicorn.start(log, MODEL_DIR=str(model_dir), **{**LIVE_ENV, **env})
-    gunicorn.wait_ready(running)
-    return running
-
-
-@pytest.fixture(scope="session")
-def _live_servers() -> Iterator[list[gunicorn.Server]]:
+def _live_servers() -> Iterator[list[Server]]:
     """Every live server of the session, stopped at its end."""
-    servers: list[gunicorn.Server] = []
+    servers: list[Server] = []
     yield servers
     for running in servers:
         running.stop()
 
 
 @pytest.fixture
-def live(
-    _live_servers: list, served_model: Path, tmp_path_factory: pytest.TempPathFactory
-) -> gunicorn.Server:
+def live(_live_servers: list, served_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Server:
     """The shared gunicorn (LIVE_ENV); started again only after a test shut it down."""
     if not _live_servers or _live_servers[-1].process.poll() is not None:
         log = tmp_path_factory.mktemp("live") / "gunicorn.log"
-        _live_servers.append(start_server(served_model, log))
+        _live_servers.append(serve_live(served_model, log))
     return _live_servers[-1]
-
-
-def worker_pids(server: gunicorn.Server) -> set[int]:
-    """PIDs of the master's current worker processes."""
-    return {child.pid for child in psutil.Process(server.process.pid).children()}
-
-
-def crop(index: int, ext: str = ".png") -> bytes:
-    """A synthetic 48x48 face crop."""
-    return encode(make_face(index % 7, seed=100 + index, color=ext == ".jpg"), ext)
-
-
-def b64(data: bytes) -> str:
-    """Base64 text of some bytes."""
-    return base64.b64encode(data).decode()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from tests.service.server import free_port
+from benchmarks.server import free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 MISSING = (

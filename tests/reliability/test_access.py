@@ -8,13 +8,14 @@ key check running before the upload is read, and separate budgets per client.
 from __future__ import annotations
 
 import hmac
+import io
 
 import pytest
 
 from service.app import create_app, shutdown
 from service.settings import Settings
-from tests.reliability.conftest import b64
-from tests.service.conftest import FakePredictor
+from tests.support.fakes import FakePredictor
+from tests.support.payloads import b64
 from tests.synthetic import encode, make_face
 
 KEY = "k3y-of-some-length"
@@ -70,18 +71,30 @@ def test_probes_and_docs_stay_open(env_app) -> None:
     assert [client.get(url).status_code for url in OPEN] == [200] * len(OPEN)
 
 
+def post_stream(client, body: io.BytesIO, key: str):
+    """POST /predict with this stream as the WSGI input (what gunicorn hands the app)."""
+    return client.post(
+        "/predict",
+        input_stream=body,
+        content_length=len(body.getvalue()),
+        content_type="image/png",
+        headers={"X-API-Key": key},
+    )
+
+
 def test_key_is_compared_in_constant_time_before_the_body_is_read(env_app, monkeypatch) -> None:
-    """hmac.compare_digest decides, and a refused request's upload is never decoded."""
+    """hmac.compare_digest decides, and a refused request's upload is never read from the socket."""
     client = env_app(API_KEY=KEY)
     compared = []
     real = hmac.compare_digest
     monkeypatch.setattr(hmac, "compare_digest", lambda a, b: compared.append((a, b)) or real(a, b))
-    monkeypatch.setattr("service.inputs.single_image", lambda *a: pytest.fail("read the upload"))
-    assert (
-        client.post("/predict", data=FACE, content_type="image/png", headers={"X-API-Key": "no"}).status_code
-        == 401
-    )
+    refused = io.BytesIO(FACE)
+    assert post_stream(client, refused, "no").status_code == 401
     assert compared == [(b"no", KEY.encode())]
+    assert refused.tell() == 0, "the body of a refused request was read"
+    accepted = io.BytesIO(FACE)  # the same probe sees the read when the key is right
+    assert post_stream(client, accepted, KEY).status_code == 200
+    assert accepted.tell() == len(FACE)
 
 
 def test_rate_limit_is_per_client(env_app) -> None:

@@ -16,11 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from benchmarks.server import Server, worker_pids
 from contract.modeldir import resolve_version_dir
-from tests.reliability.conftest import worker_pids
 from tests.reliability.load import run_load
-from tests.service import server as gunicorn
-from tests.service.test_startup import edit_metadata
+from tests.support.models import edit_metadata
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.e2e
 RECOVERY_TIMEOUT = 240.0  # a bound, not a target: a new worker imports TensorFlow and loads the model
@@ -36,9 +36,7 @@ def wait_for(condition, timeout: float, what: str):
     pytest.fail(f"no {what} after {timeout:.0f} s")
 
 
-def test_sigkilled_worker_is_replaced_and_only_its_requests_fail(
-    live: gunicorn.Server, shots, figures
-) -> None:
+def test_sigkilled_worker_is_replaced_and_only_its_requests_fail(live: Server, shots, figures) -> None:
     """Kill -9 one of two workers mid-load: requests sent after its death all succeed, a new worker boots."""
     before = worker_pids(live)
     victim = min(before)
@@ -91,7 +89,7 @@ def mismatched_model(served_model: Path, tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_metadata_not_matching_the_model_stops_gunicorn(mismatched_model: Path, tmp_path: Path) -> None:
     """The worker's warm-up sees 7 outputs for 6 names: a clear log line and a non-zero exit."""
-    running = gunicorn.start(tmp_path / "gunicorn.log", MODEL_DIR=str(mismatched_model))
+    running = serve(mismatched_model, tmp_path / "gunicorn.log", wait=False)
     try:
         code = running.process.wait(timeout=RECOVERY_TIMEOUT)
     finally:

@@ -37,9 +37,11 @@ import httpx
 import numpy as np
 import pytest
 
+from benchmarks.server import Server, worker_pids
 from tests.reliability import corpus
-from tests.reliability.conftest import LIVE_ENV, b64, crop, worker_pids
-from tests.service import server as gunicorn
+from tests.support.checks import check_error, check_healthy
+from tests.support.payloads import b64, crop
+from tests.support.servers import LIVE_ENV
 from tests.synthetic import encode, make_face
 
 pytestmark = pytest.mark.e2e
@@ -115,28 +117,13 @@ def send(client: httpx.Client, form: str, data: bytes, filename: str) -> httpx.R
     return client.post("/predict/batch", json={"images": [b64(GOOD), b64(data), b64(GOOD)]})
 
 
-def check_error(response: httpx.Response, status: int, code: str) -> None:
-    """The documented JSON error: status, {"error": {"code", "message"}}, no traceback."""
-    assert response.status_code == status, response.text[:300]
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
-    assert "Traceback" not in response.text
-
-
 def check_prediction(body: dict) -> None:
     """A /predict result object."""
     assert set(body) >= {"model", "image", "detection", "faces_found", "faces"}
 
 
-def check_healthy(client: httpx.Client, server: gunicorn.Server, pids: set[int]) -> None:
-    """A good request still succeeds and no worker was replaced."""
-    response = client.post("/predict", files={"image": ("good.png", GOOD)})
-    assert response.status_code == 200 and response.json()["faces_found"]
-    assert worker_pids(server) == pids, "a worker died and was respawned"
-
-
 @pytest.fixture
-def client(live: gunicorn.Server):
+def client(live: Server):
     """An HTTP client on the live server."""
     with httpx.Client(base_url=live.url, timeout=60) as http:
         yield http

@@ -15,8 +15,11 @@ import socket
 import httpx
 import pytest
 
-from tests.reliability.conftest import worker_pids
-from tests.reliability.test_hostile_inputs import GOOD, check_error, check_healthy
+from benchmarks.server import worker_pids
+from tests.support.checks import check_error, check_healthy
+from tests.support.payloads import crop
+
+GOOD = crop(3)
 
 pytestmark = pytest.mark.e2e
 HOST = b"Host: x\r\nConnection: close\r\n"

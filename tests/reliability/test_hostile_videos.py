@@ -27,9 +27,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.server import Server, worker_pids
 from tests import videos
-from tests.reliability.conftest import crop, start_server, worker_pids
-from tests.service import server as gunicorn
+from tests.support.checks import check_healthy
+from tests.support.servers import serve_live
 from tests.synthetic import encode, make_face
 
 pytestmark = pytest.mark.e2e
@@ -43,10 +44,10 @@ def upload_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def video_server(served_model: Path, upload_tmp: Path, tmp_path_factory) -> Iterator[gunicorn.Server]:
+def video_server(served_model: Path, upload_tmp: Path, tmp_path_factory) -> Iterator[Server]:
     """gunicorn with the small video limits."""
     log = tmp_path_factory.mktemp("video_live") / "gunicorn.log"
-    server = start_server(served_model, log, TMPDIR=str(upload_tmp), **LIMITS)
+    server = serve_live(served_model, log, TMPDIR=str(upload_tmp), **LIMITS)
     yield server
     server.stop()
 
@@ -101,15 +102,6 @@ CASES: list[tuple[str, Callable[[Path], bytes], int, str | None, Callable[[dict]
 ]
 
 
-def check_healthy(client: httpx.Client, server: gunicorn.Server, pids: set[int], good: bytes) -> None:
-    """An image and a video still succeed, and no worker was replaced."""
-    image = client.post("/predict", files={"image": ("good.png", crop(3))})
-    assert image.status_code == 200 and image.json()["faces_found"]
-    video = client.post("/predict/video", files={"video": ("good.avi", good)})
-    assert video.status_code == 200 and len(video.json()["tracks"]) == 1, video.text[:300]
-    assert worker_pids(server) == pids, "a worker died and was respawned"
-
-
 @pytest.mark.parametrize(("name", "build", "status", "code", "check"), CASES, ids=[c[0] for c in CASES])
 def test_hostile_video(video_server, upload_tmp: Path, clips: Path, name, build, status, code, check) -> None:
     """The documented answer, no temporary file left behind, then a healthy worker."""
@@ -127,7 +119,7 @@ def test_hostile_video(video_server, upload_tmp: Path, clips: Path, name, build,
         if check:
             assert check(body), body
         assert list(upload_tmp.glob("emotion-video-*")) == [], "a temporary upload was left behind"
-        check_healthy(client, video_server, pids, good)
+        check_healthy(client, video_server, pids, video=good)
 
 
 def test_over_max_video_frames(video_server, clips: Path) -> None:

@@ -13,9 +13,9 @@ import pytest
 
 from service.app import create_app, shutdown
 from service.settings import Settings
-from tests.reliability.conftest import b64
 from tests.reliability.corpus import bilevel_png, noise, png_chunk
-from tests.service.conftest import FakePredictor, upload
+from tests.support.fakes import FakePredictor
+from tests.support.payloads import b64, upload
 from tests.synthetic import encode
 
 ENV = {"MAX_UPLOAD_MB": "0.05", "MAX_PIXELS": "10000", "MAX_BATCH_ITEMS": "3"}

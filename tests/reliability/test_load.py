@@ -12,10 +12,11 @@ import numpy as np
 import psutil
 import pytest
 
+from benchmarks.server import Server, worker_pids
 from tests.reliability import corpus
-from tests.reliability.conftest import crop, start_server, worker_pids
 from tests.reliability.load import LoadResult, Shot, run_load
-from tests.service import server as gunicorn
+from tests.support.payloads import crop
+from tests.support.servers import serve_live
 from tests.synthetic import encode, make_face
 
 pytestmark = pytest.mark.e2e
@@ -36,9 +37,7 @@ def check_load(result: LoadResult, requests: int) -> None:
         pytest.param("load_5000", 5000, id="5000", marks=[pytest.mark.soak, pytest.mark.slow]),
     ],
 )
-def test_load_answers_every_request(
-    live: gunicorn.Server, shots, figures, section: str, requests: int
-) -> None:
+def test_load_answers_every_request(live: Server, shots, figures, section: str, requests: int) -> None:
     """N requests at concurrency 64: expected statuses only (incl. the deliberate 400/415 shots)."""
     before = worker_pids(live)
     result = run_load(live.url, shots, total=requests, concurrency=CONCURRENCY)
@@ -56,7 +55,7 @@ def test_overload_is_shed_with_retryable_503(served_model: Path, tmp_path: Path,
     The shed requests, sent again one at a time (what a client backing off after Retry-After
     ends up doing), all succeed: 503 here means "later", never "lost".
     """
-    server = start_server(served_model, tmp_path / "gunicorn.log", BATCH_MAX_SIZE="2", BATCH_QUEUE_SIZE="2")
+    server = serve_live(served_model, tmp_path / "gunicorn.log", BATCH_MAX_SIZE="2", BATCH_QUEUE_SIZE="2")
     try:
         result = run_load(server.url, shots, total=2000, concurrency=CONCURRENCY)
         by_name = {shot.name: shot for shot in shots}
@@ -77,7 +76,7 @@ def test_overload_is_shed_with_retryable_503(served_model: Path, tmp_path: Path,
     assert retried.count("ok") == len(retried.outcomes), retried.failures()
 
 
-def test_idle_keepalive_connection_is_still_served(live: gunicorn.Server) -> None:
+def test_idle_keepalive_connection_is_still_served(live: Server) -> None:
     """A connection idle longer than common client limits (httpx, requests: 5 s) still gets answers.
 
     A server that closes idle connections first races the client's next request on them: under
@@ -123,7 +122,7 @@ def rss_mb(pids: set[int]) -> dict[int, float]:
 
 @pytest.mark.soak
 @pytest.mark.slow
-def test_soak_worker_memory_stays_flat(live: gunicorn.Server, shots, figures) -> None:
+def test_soak_worker_memory_stays_flat(live: Server, shots, figures) -> None:
     """SOAK_SECONDS (default 300) of mixed load: worker RSS after warm-up grows < 10%, nothing fails."""
     seconds = float(os.environ.get("SOAK_SECONDS", "300"))
     mix = shots + hostile_shots()

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from service.app import create_app, shutdown
 from service.openapi import build_spec
 from service.settings import Settings
-from tests.service.conftest import FakePredictor
+from tests.support.fakes import FakePredictor
 
 KEY = "schema-key"
 # Schema-valid is not always servable: any bytes are valid "binary" but only images decode (400,

@@ -17,12 +17,12 @@ import httpx
 import pytest
 import redis
 
+from benchmarks.server import free_port
 from service.app import create_app, shutdown
 from service.settings import Settings
 from tests.reliability import redis_server as rs
-from tests.reliability.conftest import start_server
-from tests.service.conftest import FakePredictor
-from tests.service.server import free_port
+from tests.support.fakes import FakePredictor
+from tests.support.servers import serve_live
 
 pytestmark = pytest.mark.skipif(not rs.available(), reason=f"shared rate limit tests skipped: {rs.MISSING}")
 BUDGET = 12
@@ -38,7 +38,7 @@ def redis_url() -> Iterator[str]:
 @pytest.mark.e2e
 def test_two_workers_share_one_budget(redis_url: str, served_model: Path, tmp_path: Path) -> None:
     """3 x BUDGET requests in parallel on new connections over 2 workers: exactly BUDGET get 200."""
-    server = start_server(
+    server = serve_live(
         served_model,
         tmp_path / "gunicorn.log",
         WORKERS="2",

@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.reliability.conftest import LIVE_ENV, crop
+from benchmarks.server import Server
 from tests.reliability.load import run_load
-from tests.service import server as gunicorn
-from tests.service.test_e2e import metric
+from tests.support.checks import metric
+from tests.support.payloads import crop
+from tests.support.servers import LIVE_ENV
 
 pytestmark = pytest.mark.e2e
 GRACEFUL = float(LIVE_ENV["GRACEFUL_TIMEOUT"])
@@ -25,13 +26,13 @@ GRACEFUL = float(LIVE_ENV["GRACEFUL_TIMEOUT"])
 ARRIVING = "emotion_http_requests_arriving"
 
 
-def address(server: gunicorn.Server) -> tuple[str, int]:
+def address(server: Server) -> tuple[str, int]:
     """(host, port) of the server's URL."""
     host, port = server.url.removeprefix("http://").split(":")
     return host, int(port)
 
 
-def start_upload(server: gunicorn.Server, body: bytes) -> socket.socket:
+def start_upload(server: Server, body: bytes) -> socket.socket:
     """A raw /predict upload with all but its first bytes held back: in flight until finished."""
     sock = socket.create_connection(address(server), timeout=60)
     head = (
@@ -52,7 +53,7 @@ def finish_upload(sock: socket.socket, body: bytes) -> bytes:
     return reply
 
 
-def test_sigterm_drains_in_flight_and_exits_zero(live: gunicorn.Server, shots, figures) -> None:
+def test_sigterm_drains_in_flight_and_exits_zero(live: Server, shots, figures) -> None:
     """Held uploads and the load in flight get answers; afterwards connections are refused; exit code 0."""
     body = crop(4)
     held = [start_upload(live, body) for _ in range(4)]

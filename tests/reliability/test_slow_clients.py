@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.reliability.conftest import crop, start_server
+from benchmarks.server import Server
 from tests.reliability.slowclients import SlowClients, valid_requests
-from tests.service import server as gunicorn
+from tests.support.payloads import crop
+from tests.support.servers import serve_live
 
 pytestmark = pytest.mark.e2e
 LONG = {"REQUEST_LINE_TIMEOUT_S": "600", "HEADER_TIMEOUT_S": "600", "BODY_TIMEOUT_S": "600"}
@@ -28,25 +29,23 @@ SHORT = {"REQUEST_LINE_TIMEOUT_S": "1", "HEADER_TIMEOUT_S": "2", "BODY_TIMEOUT_S
 
 
 @pytest.fixture(scope="module")
-def one_worker(served_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[gunicorn.Server]:
+def one_worker(served_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One worker with the default 32 threads; the slow connections are never timed out."""
-    running = start_server(
-        served_model, tmp_path_factory.mktemp("slow") / "gunicorn.log", WORKERS="1", **LONG
-    )
+    running = serve_live(served_model, tmp_path_factory.mktemp("slow") / "gunicorn.log", WORKERS="1", **LONG)
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="module")
-def short_timeouts(served_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[gunicorn.Server]:
+def short_timeouts(served_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server whose request-line, header and body timeouts are a second or two."""
     log = tmp_path_factory.mktemp("timeouts") / "gunicorn.log"
-    running = start_server(served_model, log, WORKERS="1", **SHORT)
+    running = serve_live(served_model, log, WORKERS="1", **SHORT)
     yield running
     running.stop()
 
 
-def port_of(server: gunicorn.Server) -> int:
+def port_of(server: Server) -> int:
     """The server's TCP port."""
     return int(server.url.rsplit(":", 1)[1])
 

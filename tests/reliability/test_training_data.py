@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import tiny_config
+from tests.support.models import tiny_config
 from tests.synthetic import make_messy_dataset
 from training.manifest import build_manifest
 

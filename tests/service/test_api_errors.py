@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.service.conftest import FakePredictor, upload
-from tests.service.test_imaging import png_claiming
+from tests.support.fakes import FakePredictor
+from tests.support.payloads import png_claiming, upload
 from tests.synthetic import encode, make_face
 
 

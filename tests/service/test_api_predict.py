@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.service.conftest import upload
+from tests.support.payloads import upload
 from tests.synthetic import CLASSES, encode, make_face
 
 

@@ -8,7 +8,8 @@ import pytest
 from contract.crop import CALIBRATED, LEGACY, crop_face
 from contract.detect import make_detector
 from contract.faces import find_faces
-from tests.service.conftest import FakePredictor, upload
+from tests.support.fakes import FakePredictor
+from tests.support.payloads import upload
 
 
 class RecordingPredictor(FakePredictor):

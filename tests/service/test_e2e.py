@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -12,36 +11,29 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import FER2013
-from tests.service import server as gunicorn
-from tests.service.conftest import SHIPPED_MODEL, astronaut_jpeg
+from benchmarks.server import Server
+from tests.support.checks import metric
+from tests.support.models import FER2013
+from tests.support.payloads import astronaut_jpeg
+from tests.support.servers import serve
 from tests.synthetic import encode, make_face
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def e2e_model_dir(request: pytest.FixtureRequest) -> Path:
-    """The shipped model when it is there, else the tiny test model."""
-    if any(SHIPPED_MODEL.glob("*/saved_model.pb")):
-        return SHIPPED_MODEL
-    return request.getfixturevalue("tiny_model_dir")
-
-
-@pytest.fixture(scope="module")
-def server(e2e_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+def server(served_model: Path, tmp_path_factory: pytest.TempPathFactory):
     """Two workers, eight threads each; a long batch wait so concurrent requests surely meet."""
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    running = gunicorn.start(
+    running = serve(
+        served_model,
         log,
-        MODEL_DIR=str(e2e_model_dir),
         WORKERS="2",
         THREADS="8",
         BATCH_MAX_WAIT_MS="300",
         BATCH_MAX_SIZE="32",
         GRACEFUL_TIMEOUT="60",
     )
-    gunicorn.wait_ready(running)
     yield running
     running.stop()
 
@@ -55,12 +47,7 @@ def images() -> list[tuple[str, bytes]]:
     return [*files, ("astronaut.jpg", astronaut_jpeg())]
 
 
-def metric(text: str, sample: str) -> float:
-    """Sum of the samples whose name and labels start with `sample` (Prometheus text format)."""
-    return sum(float(m.group(1)) for m in re.finditer(rf"^{re.escape(sample)}\S* (\S+)$", text, re.M))
-
-
-def test_concurrent_requests_are_answered_and_batched(server: gunicorn.Server, images: list) -> None:
+def test_concurrent_requests_are_answered_and_batched(server: Server, images: list) -> None:
     """Sixteen simultaneous uploads all get answers, and some model calls served several requests."""
     with httpx.Client(base_url=server.url, timeout=120) as client, ThreadPoolExecutor(len(images)) as pool:
         responses = list(pool.map(lambda item: client.post("/predict", files={"image": item}), images))
@@ -79,7 +66,7 @@ def test_concurrent_requests_are_answered_and_batched(server: gunicorn.Server, i
     assert single < batches, "every model call had one face: concurrent requests were never batched"
 
 
-def test_sigterm_lets_in_flight_requests_finish(server: gunicorn.Server, images: list) -> None:
+def test_sigterm_lets_in_flight_requests_finish(server: Server, images: list) -> None:
     """A request still uploading when SIGTERM arrives is answered in full, then gunicorn exits 0."""
     body = images[0][1]
     host, port = server.url.removeprefix("http://").split(":")
@@ -123,10 +110,10 @@ def corrupt_copy(source: Path, target: Path) -> Path:
 @pytest.mark.parametrize(
     ("fault", "message"), [("missing", "no SavedModel found"), ("corrupt", "cannot load SavedModel")]
 )
-def test_startup_faults_exit_non_zero(e2e_model_dir: Path, tmp_path: Path, fault: str, message: str) -> None:
+def test_startup_faults_exit_non_zero(served_model: Path, tmp_path: Path, fault: str, message: str) -> None:
     """A missing or corrupt model: a clear log line and a non-zero exit, never a half-working server."""
-    model_dir = tmp_path / "empty" if fault == "missing" else corrupt_copy(e2e_model_dir, tmp_path / "bad")
-    running = gunicorn.start(tmp_path / "gunicorn.log", MODEL_DIR=str(model_dir))
+    model_dir = tmp_path / "empty" if fault == "missing" else corrupt_copy(served_model, tmp_path / "bad")
+    running = serve(model_dir, tmp_path / "gunicorn.log", wait=False)
     try:
         code = running.process.wait(timeout=240)
     finally:

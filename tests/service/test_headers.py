@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from service.app import create_app, shutdown
 from service.settings import Settings
-from tests.service.conftest import FakePredictor
+from tests.support.fakes import FakePredictor
 
 # Every kind of response: pages, JSON, errors from Flask and from the app, static files, metrics.
 RESPONSES = [

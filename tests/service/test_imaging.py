@@ -10,6 +10,7 @@ import pytest
 
 from service.errors import BadImage, TooLarge, UnsupportedMedia
 from service.imaging import header_size, load_image, sniff_format
+from tests.support.payloads import png_claiming
 from tests.synthetic import encode, make_face
 
 LIMITS = {"max_bytes": 10 * 1024 * 1024, "max_pixels": 10_000_000}
@@ -26,13 +27,6 @@ def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
     )
     app1 = b"\xff\xe1" + struct.pack(">H", 2 + 6 + len(tiff)) + b"Exif\x00\x00" + tiff
     return jpeg[:2] + app1 + jpeg[2:]
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A small real PNG whose IHDR is patched to claim another size (a decompression-bomb header)."""
-    data = bytearray(encode(np.zeros((8, 8), np.uint8)))
-    data[16:24] = struct.pack(">II", width, height)
-    return bytes(data)
 
 
 @pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".webp"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.service.conftest import upload
+from tests.support.payloads import upload
 from tests.synthetic import make_face, write_image
 
 

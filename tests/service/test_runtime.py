@@ -17,7 +17,8 @@ from service.runtime.cache import model_hash
 from service.runtime.convert import ConversionError
 from service.runtime.gpu import gpu_visible
 from service.settings import Settings, SettingsError
-from tests.service.conftest import REPO, upload
+from tests.support.models import REPO
+from tests.support.payloads import upload
 from tests.synthetic import make_face
 
 AMX = frozenset({"avx512f", "amx_tile", "amx_bf16", "amx_int8"})

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from service.runtime import cpu
-from tests.service import server as gunicorn
+from tests.support.servers import serve
 
 pytestmark = pytest.mark.e2e
 
@@ -24,9 +24,9 @@ def no_openvino(tmp_path: Path) -> dict[str, str]:
 
 def run_until_ready(tmp_path: Path, **env: str) -> tuple[dict, str]:
     """Start gunicorn, read /health and /metrics once ready, stop it; returns (health, metrics + logs)."""
-    running = gunicorn.start(tmp_path / "gunicorn.log", **env)
+    running = serve(env.pop("MODEL_DIR"), tmp_path / "gunicorn.log", wait=False, **env)
     try:
-        gunicorn.wait_ready(running)
+        running.wait_ready()
         health = httpx.get(f"{running.url}/health").json()
         metrics = httpx.get(f"{running.url}/metrics").text
     finally:
@@ -68,7 +68,7 @@ def test_explicit_choice_that_cannot_run_exits_non_zero(
     tiny_model_dir: Path, tmp_path: Path, no_openvino: dict, env: dict, message: str
 ) -> None:
     """Never ready, a clear message, a non-zero exit: an operator's explicit choice is not overridden."""
-    running = gunicorn.start(tmp_path / "gunicorn.log", MODEL_DIR=str(tiny_model_dir), **no_openvino, **env)
+    running = serve(tiny_model_dir, tmp_path / "gunicorn.log", wait=False, **no_openvino, **env)
     try:
         code = running.process.wait(timeout=240)
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.conftest import SHIPPED_MODEL
+from tests.support.models import SHIPPED_MODEL
 
 pytestmark = pytest.mark.slow
 # Points of test accuracy a runtime may lose against the TensorFlow f32 signature. f32 is the same

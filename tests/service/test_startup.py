@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -13,19 +12,14 @@ from contract.modeldir import ModelDirError
 from service.app import create_app
 from service.model import load_predictor
 from service.settings import Settings
-from tests.service.conftest import FakePredictor
+from tests.support.fakes import FakePredictor
+from tests.support.models import edit_metadata
 
 
 @pytest.fixture
 def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
     """A private copy of the tiny model's version folder, free to break."""
     return Path(shutil.copytree(tiny_model_dir, tmp_path / "models" / "3"))
-
-
-def edit_metadata(version_dir: Path, **changes: object) -> None:
-    """Rewrite metadata.json with some keys changed."""
-    path = version_dir / "metadata.json"
-    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
 
 
 def test_highest_version_is_served(model_copy: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from contract.modeldir import ModelDirError, read_metadata
-from tests.conftest import tiny_config
+from tests.support.models import tiny_config
 from training.export import PARTIAL, next_version
 from training.publish import main as publish_main
 

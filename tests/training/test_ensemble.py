@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from contract.modeldir import read_metadata
-from tests.conftest import tiny_config
+from tests.support.models import tiny_config
 from training.ensemble import accuracy, build_ensemble, load_keras_model, main, members_of
 from training.errors import ModelDirError
 from training.model import make_model

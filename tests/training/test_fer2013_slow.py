@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import tiny_config
+from tests.support.models import tiny_config
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import tiny_config
+from tests.support.models import tiny_config
 from tests.synthetic import CLASSES, write_image
 
 

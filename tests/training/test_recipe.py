@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import tiny_config
+from tests.support.models import tiny_config
 from training.config import TrainConfig
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from contract import INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
 from contract.modeldir import read_metadata
-from tests.conftest import tiny_config
+from tests.support.models import tiny_config
 from tests.synthetic import make_face
 from training import callbacks as cb
 from training.savedmodel import load_predict_fn
@@ -45,7 +45,46 @@ def test_export_layout_and_metadata(tiny_model_dir: Path) -> None:
     assert metadata["training"]["config"]["epochs"] == 2
     assert set(metadata["versions"]) >= {"tensorflow", "keras", "opencv"}
     assert len(metadata["dataset"]["fingerprint"]) == 64
-    assert 0.0 <= metadata["metrics"]["accuracy"] <= 1.0
+
+
+def test_metadata_accuracy_is_the_exported_models_on_the_test_folder(
+    tiny_model_dir: Path, tiny_dataset: Path
+) -> None:
+    """metrics.accuracy is what the SavedModel scores on test/, recounted here image by image."""
+    paths = sorted((tiny_dataset / "test").glob("*/*"))
+    classes = read_metadata(tiny_model_dir)["class_names"]
+    truth = np.array([classes.index(path.parent.name) for path in paths])
+    recounted = float(np.mean(answers(tiny_model_dir, paths) == truth))
+    assert read_metadata(tiny_model_dir)["metrics"]["accuracy"] == pytest.approx(recounted, abs=1e-4)
+
+
+def answers(model_dir: Path, paths: list[Path]) -> np.ndarray:
+    """The exported model's class index for each image file."""
+    from contract.image import load_face
+
+    return np.asarray(load_predict_fn(model_dir)(np.stack([load_face(str(p)) for p in paths]))).argmax(axis=1)
+
+
+@pytest.mark.parametrize(("shift", "expected"), [(0, 1.0), (1, 0.0)])
+def test_evaluation_scores_against_the_folder_labels(
+    tiny_model_dir: Path, tiny_dataset: Path, tmp_path: Path, shift: int, expected: float
+) -> None:
+    """Test images filed under the model's own answer score 1.0, under the next class 0.0.
+
+    The tiny model may answer one class for everything, so its own accuracy cannot tell a right
+    count from a wrong one; filing the images by its answers can.
+    """
+    import shutil
+
+    from training.evaluate import evaluate_dir
+
+    classes = read_metadata(tiny_model_dir)["class_names"]
+    paths = sorted((tiny_dataset / "test").glob("*/*"))
+    for path, answer in zip(paths, answers(tiny_model_dir, paths), strict=True):
+        target = tmp_path / "data" / "test" / classes[(answer + shift) % len(classes)] / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    assert evaluate_dir(tiny_model_dir, tmp_path / "data", tmp_path / "eval")["accuracy"] == expected
 
 
 def test_signature_names_dtypes_and_shapes(tiny_model_dir: Path) -> None:

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests import videos
+from tests.videos import make_clip
 
 
 @pytest.fixture(scope="session")
 def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder for the session's generated clips."""
     return tmp_path_factory.mktemp("clips")
-
-
-def make_clip(folder: Path, name: str, scenes: list, fmt: str = "avi-mjpg", fps: float = 10.0) -> Path:
-    """Write (once) and return a clip; fmt 'mp4-h264' goes through imageio-ffmpeg."""
-    if fmt == "mp4-h264":
-        if importlib.util.find_spec("imageio_ffmpeg") is None:
-            pytest.skip("imageio-ffmpeg is not installed (pip install -e '.[dev]')")
-        return videos.write_h264(folder / f"{name}-{fmt}", scenes, fps)
-    return videos.write_clip(folder / f"{name}-{fmt}", scenes, fps, fmt)
 
 
 @pytest.fixture(scope="session")
@@ -49,5 +41,11 @@ def empty_clip(clip_dir: Path) -> Path:
     return make_clip(clip_dir, "empty", [(2.0, [])])
 
 
-# The service's app fixtures (tiny model, Flask test client), shared with tests/service.
-from tests.service.conftest import app, make_app, predictor  # noqa: E402, F401
+@pytest.fixture
+def upload_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Temporary uploads go to a folder of this test, which must be empty again after every request."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    assert list(folder.iterdir()) == [], "a temporary upload was left behind"

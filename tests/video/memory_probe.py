@@ -15,7 +15,7 @@ import psutil
 from contract.detect import make_detector
 from service.video.analyze import Options
 from service.video.offline import analyze_file
-from tests.service.conftest import FakePredictor
+from tests.support.fakes import FakePredictor
 
 WARM_FRAMES = 300
 

@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import io
-import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from tests import videos
+from tests.support.payloads import post_video as post
 from tests.synthetic import encode
-from tests.video.conftest import make_clip
+from tests.videos import decoded_frames, make_clip
 
-
-def post(client, path: Path, query: str = "", field: str = "video"):
-    """Upload a clip as multipart."""
-    return client.post(f"/predict/video{query}", data={field: (io.BytesIO(path.read_bytes()), path.name)})
-
-
-@pytest.fixture(autouse=True)
-def upload_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Temporary uploads go to a folder of this test, which must be empty again after every request."""
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    yield folder
-    assert list(folder.iterdir()) == [], "a temporary upload was left behind"
-
-
-def check_error(response, status: int, code: str) -> str:
-    """The documented JSON error, no traceback; returns the message."""
-    assert response.status_code == status, response.data[:400]
-    body = response.json
-    assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body["error"]["message"]
+# No temporary upload may be left behind by any request of this module.
+pytestmark = pytest.mark.usefixtures("upload_dir")
 
 
 @pytest.mark.parametrize("fmt", [*videos.OPENCV_FORMATS, "mp4-h264"])
@@ -72,17 +49,6 @@ def test_a_face_that_leaves_and_comes_back_is_two_tracks(client, return_clip: Pa
     assert spans == [(1, 0.0, 1.8), (2, 4.0, 5.8)]
     empty = [f["time_s"] for f in body["frames"] if not f["faces"]]
     assert empty == [2.0, 2.3, 2.5, 2.8, 3.0, 3.3, 3.5, 3.8]
-
-
-def decoded_frames(path: Path) -> list[np.ndarray]:
-    """Every frame as OpenCV decodes it (what the service sees, compression and all)."""
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            return frames
-        frames.append(frame)
 
 
 @pytest.mark.parametrize("clip", ["one_face_clip", "two_faces_clip"])

@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests import videos
+from tests.support.checks import check_error
+from tests.support.payloads import post_video as post
 from tests.synthetic import encode, make_face
-from tests.video.test_api import check_error, post, upload_dir  # noqa: F401  (autouse: no upload left behind)
+
+# No temporary upload may be left behind by any request of this module.
+pytestmark = pytest.mark.usefixtures("upload_dir")
 
 
 def send(client, data: bytes, name: str = "clip.avi", query: str = ""):

@@ -12,7 +12,7 @@ import pytest
 
 from service.video.cli import main
 from tests import videos
-from tests.video.conftest import make_clip
+from tests.videos import make_clip
 
 
 def run(tiny_model_dir: Path, *args: str | Path) -> int:
@@ -102,7 +102,7 @@ def test_cli_labels_equal_predict_on_the_same_frame(
         "INFERENCE_BACKEND", "tensorflow"
     )  # the test app's runtime (auto may pick OpenVINO bf16)
     from tests.synthetic import encode
-    from tests.video.test_api import decoded_frames
+    from tests.videos import decoded_frames
 
     assert run(tiny_model_dir, two_faces_clip, "--out", tmp_path, "--smooth", "none") == 0
     frames = decoded_frames(two_faces_clip)

@@ -14,7 +14,7 @@ from service.video.source import Sampler, open_video
 from service.video.summary import Summaries
 from service.video.tracker import Tracker
 from tests import videos
-from tests.video.conftest import make_clip
+from tests.videos import make_clip
 
 NAMES = ["a", "b", "c"]
 

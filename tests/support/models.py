@@ -1,0 +1,39 @@
+"""Model folders for tests: the shipped model, a tiny training config, metadata edits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_MODEL = REPO / "models" / "emotion"
+FER2013 = REPO.parent / "shared" / "datasets" / "fer2013"  # slow tests only
+
+
+def tiny_config(tmp: Path, data_dir: Path, **overrides):
+    """A TrainConfig for a model small enough to train in seconds."""
+    from training.config import TrainConfig
+
+    values = dict(
+        data_dir=str(data_dir),
+        model_dir=str(tmp / "models"),
+        run_dir=str(tmp / "run"),
+        epochs=1,
+        batch_size=16,
+        width=4,
+        depth=2,
+        dense_units=8,
+        dropout=0.1,
+        dense_dropout=0.1,
+        patience=2,
+        tta="none",
+        seed=7,
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def edit_metadata(version_dir: Path, **changes: object) -> None:
+    """Rewrite metadata.json with some keys changed."""
+    path = version_dir / "metadata.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
