@@ -178,8 +178,6 @@ class Settings:
         if self.port > 65535:
             raise SettingsError(f"PORT must be <= 65535, got {self.port}")
         if self.detector not in DETECTORS:
-        if not 1.0 <= self.detector_retry_scale <= 4.0:
-            raise SettingsError(f"DETECTOR_RETRY_SCALE must be in [1, 4], got {self.detector_retry_scale}")
             raise SettingsError(f"DETECTOR must be one of {', '.join(DETECTORS)}, got {self.detector!r}")
         if self.batching not in BATCHING_MODES:
             raise SettingsError(f"BATCHING must be one of {', '.join(BATCHING_MODES)}, got {self.batching!r}")
@@ -197,6 +195,8 @@ class Settings:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
         if not 0.0 < self.detector_confidence < 1.0:
             raise SettingsError(f"DETECTOR_CONFIDENCE must be in (0, 1), got {self.detector_confidence}")
+        if not 1.0 <= self.detector_retry_scale <= 4.0:
+            raise SettingsError(f"DETECTOR_RETRY_SCALE must be in [1, 4], got {self.detector_retry_scale}")
         if not 0.0 < self.video_queue_share <= 1.0:
             raise SettingsError(f"VIDEO_QUEUE_SHARE must be in (0, 1], got {self.video_queue_share}")
         if self.batch_queue_size < self.batch_max_size:
