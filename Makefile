@@ -91,7 +91,7 @@ ensemble: venv ## compare checkpoints and their average on validation; add --pub
 	$(PY) -m training.ensemble --data-dir $(DATA_DIR) $(ARGS)
 
 export: venv ## publish a .keras checkpoint as a model version: ARGS="--checkpoint runs/x/best.keras --config f.toml" DATA_DIR=...
-	$(PY) -m training.publish --data-dir $(DATA_DIR) $(ARGS)
+	$(PY) -m training.export --data-dir $(DATA_DIR) $(ARGS)
 
 predict: venv ## faces in photos (detect + crop like the service): IMAGES="a.jpg b.png" [MODEL_DIR=...] [ARGS="--json --annotate out --no-detect"]
 	$(PY) -m training.predict --model $(or $(MODEL_DIR),models/emotion) $(ARGS) $(IMAGES)

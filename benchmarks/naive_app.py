@@ -26,8 +26,8 @@ def create_app(model_dir: str | None = None) -> Flask:
     import tensorflow as tf
     import yuface
 
-    from training.ensemble import load_keras_model
-    from training.export import tta_views
+    from training.keras_models import load_keras_model
+    from training.signature import tta_views
 
     path = resolve_version_dir(model_dir or os.environ.get("MODEL_DIR", "models/emotion"))
     metadata = read_metadata(path)

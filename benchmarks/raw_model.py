@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from contract.modeldir import read_metadata, resolve_version_dir
-from training.savedmodel import load_predict_fn
+from contract.savedmodel import load_predict_fn
 
 BATCH_SIZES = (1, 8, 32, 128)
 
@@ -53,7 +53,7 @@ def callers(model_dir: str | Path) -> dict[str, Callable[[np.ndarray], Any]]:
     import tensorflow as tf
 
     version_dir = resolve_version_dir(model_dir)
-    from training.ensemble import load_keras_model, members_of
+    from training.keras_models import load_keras_model, members_of
 
     model = load_keras_model(version_dir)
 

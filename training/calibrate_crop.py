@@ -31,7 +31,8 @@ import pandas as pd
 from contract import to_model_input
 from contract.crop import LEGACY, REFERENCES, CropPolicy, crop_face
 from contract.detect import Detection, make_detector
-from training.errors import DatasetError
+from training.cli import command
+from training.scoring import predict_in_slices
 
 log = logging.getLogger(__name__)
 UPSCALE = 192
@@ -117,11 +118,7 @@ def scene_accuracy(
     index, side, found = (np.array(v) for v in zip(*records, strict=True))
     rows = []
     for name in policies:
-        stacked = np.stack(crops[name])
-        # In slices: one call with thousands of faces x 8 TTA views needs many GB of activations.
-        predicted = np.concatenate(
-            [predict(stacked[i : i + 256]) for i in range(0, len(stacked), 256)]
-        ).argmax(1)
+        predicted = predict_in_slices(predict, np.stack(crops[name])).argmax(1)
         correct = (predicted == labels[index]) & found
         for s in SIDES:
             rows.append({"policy": name, "side": s, "accuracy": float(correct[side == s].mean())})
@@ -150,7 +147,7 @@ def size_scan(
     from training.scenes import scenes
 
     stacked = np.stack([to_model_input(f) for f in faces])
-    crop_acc = float((_predict(predict, stacked).argmax(1) == labels).mean())
+    crop_acc = float((predict_in_slices(predict, stacked).argmax(1) == labels).mean())
     inputs, index, sides, found = [], [], [], []
     for i, scene in scenes(faces, SCAN_SIDES, 0.0, seed=seed):
         detections = detector.detect(scene.image)
@@ -160,7 +157,7 @@ def size_scan(
         )
         index.append(i)
         sides.append(scene.side)
-    predicted = _predict(predict, np.stack(inputs)).argmax(1)
+    predicted = predict_in_slices(predict, np.stack(inputs)).argmax(1)
     correct = (predicted == labels[np.array(index)]) & np.array(found)
     rows, found_arr = {}, np.array(found)
     for side in SCAN_SIDES:
@@ -196,18 +193,14 @@ def choose_min_face_size(rows: dict[str, dict[str, Any]], crop_accuracy: float) 
     return larger[0] if larger else max(failing) + 1
 
 
-def _predict(predict: Any, stacked: np.ndarray) -> np.ndarray:
-    """Probabilities in slices (thousands of faces x 8 TTA views at once need many GB)."""
-    return np.concatenate([predict(stacked[i : i + 256]) for i in range(0, len(stacked), 256)])
-
-
+@command
 def main(argv: list[str] | None = None) -> int:
     """CLI: measure on train, choose on validation, write calibration.json."""
+    from contract.savedmodel import load_predict_fn
     from training.config import TrainConfig
     from training.data import load_arrays, split_train_val
     from training.manifest import build_manifest
     from training.manifest import class_names as get_class_names
-    from training.savedmodel import load_predict_fn
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)
@@ -223,12 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         help="only measure accuracy by face size with this policy (calibrated, legacy, a JSON file)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        manifest = build_manifest(args.data_dir)
-    except DatasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    manifest = build_manifest(args.data_dir)
     class_names = get_class_names(manifest)
     train_df, val_df = split_train_val(manifest, TrainConfig(drop_test_duplicates=True, drop_blank=True))
     rng = np.random.default_rng(args.seed)

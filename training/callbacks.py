@@ -106,10 +106,10 @@ def lr_callback(config: TrainConfig) -> keras.callbacks.Callback:
     )
 
 
-def make_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
-    """Checkpoint, early stopping, LR schedule, CSV log and backup/restore."""
+def make_callbacks(config: TrainConfig, history: pd.DataFrame) -> list[keras.callbacks.Callback]:
+    """Checkpoint, early stopping, LR schedule, CSV log and backup/restore; history is the run's log
+    so far (read_history)."""
     run = Path(config.run_dir)
-    history = read_history(run)
     # ModelCheckpoint forgets its best score across restarts; seed it from the log
     # so a resumed run never overwrites a better checkpoint with a worse one.
     best_so_far = float(history.val_accuracy.max()) if "val_accuracy" in history else None

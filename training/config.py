@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -98,7 +100,7 @@ class TrainConfig:
     export_optimizer: bool = True
     # --no-export-keras: no model.keras at all. For an ensemble whose members are committed
     # as their own versions, a second copy of every weight would break the size budget;
-    # training.ensemble.load_keras_model rebuilds it from the members listed in metadata.
+    # training.keras_models.load_keras_model rebuilds it from the members listed in metadata.
     export_keras: bool = True
     tensorboard: bool = False
     # auto: mixed_float16 on a GPU; on: mixed_float16; bf16: mixed_bfloat16 (CPUs with native
@@ -113,7 +115,7 @@ class TrainConfig:
 
 
 AUGMENTATIONS = ("flip", "rotate", "zoom", "translate", "brightness", "contrast")
-# Test-time augmentation modes -> number of views the model sees per face (training.export).
+# Test-time augmentation modes -> number of views the model sees per face (training.signature).
 # With crop_size < 48 the base view is the central crop, "zoom" the whole face resized to
 # crop_size, and flip-crop5 the four corner crops and the centre, each also mirrored.
 TTA_VIEWS = {"none": 1, "flip": 2, "flip-zoom": 4, "flip-crop5": 10}
@@ -131,11 +133,14 @@ _CHOICES = {
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a .json or .toml config file into a dict of TrainConfig fields."""
     path = Path(path)
-    text = path.read_text()
-    data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    try:
+        text = path.read_text()
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (OSError, ValueError) as exc:  # missing file, or not valid TOML / JSON
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
     unknown = set(data) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
-        raise ValueError(f"unknown keys in {path}: {', '.join(sorted(unknown))}")
+        raise ConfigError(f"unknown keys in {path}: {', '.join(sorted(unknown))}")
     return data
 
 
@@ -182,7 +187,10 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     elif teachers is not None:
         values["teachers"] = tuple(teachers)
     config = TrainConfig(**values)
-    validate(config)
+    try:
+        validate(config)
+    except TypeError as exc:  # e.g. epochs = "ten" in a config file
+        raise ConfigError(f"a config value has the wrong type: {exc}") from exc
     return config
 
 
@@ -190,27 +198,27 @@ def validate(config: TrainConfig) -> None:
     """Reject values that would fail late or silently."""
     bad = set(config.augment) - set(AUGMENTATIONS)
     if bad:
-        raise ValueError(f"unknown augmentation(s): {', '.join(sorted(bad))}")
+        raise ConfigError(f"unknown augmentation(s): {', '.join(sorted(bad))}")
     for name, choices in _CHOICES.items():
         if getattr(config, name) not in choices:
-            raise ValueError(f"{name} must be one of {choices}")
+            raise ConfigError(f"{name} must be one of {choices}")
     if not 0.0 < config.val_fraction < 0.5:
-        raise ValueError("val_fraction must be in (0, 0.5)")
+        raise ConfigError("val_fraction must be in (0, 0.5)")
     if config.epochs < 1 or config.batch_size < 1 or config.depth < 1 or config.width < 1:
-        raise ValueError("epochs, batch_size, depth and width must be positive")
+        raise ConfigError("epochs, batch_size, depth and width must be positive")
     if not 0 <= config.cosine_start < config.epochs:
-        raise ValueError("cosine_start must be in [0, epochs)")
+        raise ConfigError("cosine_start must be in [0, epochs)")
     if not 0.0 <= config.dropout < 1.0 or not 0.0 <= config.dense_dropout < 1.0:
-        raise ValueError("dropout must be in [0, 1)")
+        raise ConfigError("dropout must be in [0, 1)")
     if not 16 <= config.crop_size <= 48:
-        raise ValueError("crop_size must be in [16, 48] (48 = no random crops)")
+        raise ConfigError("crop_size must be in [16, 48] (48 = no random crops)")
     if config.tta == "flip-crop5" and config.crop_size == 48:
-        raise ValueError("tta flip-crop5 needs crop_size < 48")
+        raise ConfigError("tta flip-crop5 needs crop_size < 48")
     if not 0.0 <= config.erase_prob <= 1.0:
-        raise ValueError("erase_prob must be in [0, 1]")
+        raise ConfigError("erase_prob must be in [0, 1]")
     if not (config.ema == 0.0 or 0.0 < config.ema < 1.0):
-        raise ValueError("ema must be 0 (off) or in (0, 1)")
+        raise ConfigError("ema must be 0 (off) or in (0, 1)")
     if not 0.0 <= config.distill_alpha <= 1.0 or config.distill_temperature <= 0:
-        raise ValueError("distill_alpha must be in [0, 1] and distill_temperature > 0")
+        raise ConfigError("distill_alpha must be in [0, 1] and distill_temperature > 0")
     if config.step_every < 1 or not 0.0 < config.step_factor <= 1.0:
-        raise ValueError("step_every must be >= 1 and step_factor in (0, 1]")
+        raise ConfigError("step_every must be >= 1 and step_factor in (0, 1]")

@@ -72,11 +72,11 @@ def _hard_accuracy(y_true: object, y_pred: object) -> object:
 
 def load_teacher(path: str | Path) -> keras.Model:
     """A teacher network from a .keras file or a version folder (model.keras or ensemble members)."""
-    from training.ensemble import load_keras_model
+    from training.keras_models import load_checkpoint, load_keras_model
 
     path = Path(path)
     if path.suffix == ".keras":
-        return keras.models.load_model(path, compile=False)
+        return load_checkpoint(path, compile=False)
     return load_keras_model(path)
 
 

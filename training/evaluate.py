@@ -1,65 +1,30 @@
 """Evaluate an exported SavedModel on a dataset's test split; write every artefact.
 
+python -m training.evaluate --model-dir DIR --data-dir DIR [--out DIR] [--detect]
+
 The numbers come from the SavedModel's serving signature, i.e. exactly what the
-service computes for a 48x48 face (test-time augmentation included).
+service computes for a 48x48 face (test-time augmentation included). publish evaluates a new
+version on the test rows its run already scanned (evaluate_rows, evaluate_photo_rows); the CLI
+scans the folder first (evaluate_dir, evaluate_photos).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from training.errors import DatasetError, ModelDirError
+from training.cli import command
+from training.errors import DatasetError
+from training.scoring import compute_metrics, predict_in_slices
 
-log = logging.getLogger(__name__)
-
-
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
-    """Counts confusion matrix, rows = true class."""
-    matrix = np.zeros((k, k), dtype=np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix
-
-
-def compute_metrics(probs: np.ndarray, y_true: np.ndarray, class_names: list[str]) -> dict[str, Any]:
-    """Accuracy, loss, macro-F1 and per-class precision/recall/F1 from probabilities."""
-    k = len(class_names)
-    y_pred = probs.argmax(axis=1)
-    matrix = confusion(y_true, y_pred, k)
-    tp = np.diag(matrix).astype(float)
-    precision = np.divide(tp, matrix.sum(axis=0), out=np.zeros(k), where=matrix.sum(axis=0) > 0)
-    recall = np.divide(tp, matrix.sum(axis=1), out=np.zeros(k), where=matrix.sum(axis=1) > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(k), where=denom > 0)
-    eps = 1e-7
-    loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(y_true)), y_true], eps, 1.0))))
-    accuracy = float((y_pred == y_true).mean()) if len(y_true) else 0.0
-    per_class = {
-        name: {
-            "precision": round(float(precision[i]), 4),
-            "recall": round(float(recall[i]), 4),
-            "f1": round(float(f1[i]), 4),
-            "support": int(matrix[i].sum()),
-        }
-        for i, name in enumerate(class_names)
-    }
-    return {
-        "samples": len(y_true),
-        "accuracy": round(accuracy, 4),
-        "categorical_accuracy": round(accuracy, 4),
-        "loss": round(loss, 4),
-        "macro_f1": round(float(f1.mean()), 4),
-        "weighted_f1": round(float((f1 * matrix.sum(axis=1)).sum() / max(len(y_true), 1)), 4),
-        "per_class": per_class,
-        "confusion_matrix": matrix.tolist(),
-    }
+Predict = Callable[[np.ndarray], np.ndarray]
 
 
 def classification_report(metrics: dict[str, Any]) -> str:
@@ -134,13 +99,33 @@ def plot_history(history: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def predict_probabilities(model_dir: str | Path, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Run the SavedModel's serving signature over uint8 faces."""
-    from training.savedmodel import load_predict_fn
+def split_rows(data_dir: str | Path, split: str, class_names: list[str]) -> pd.DataFrame:
+    """The usable rows of data_dir/<split>/, refused when a class is unknown to the model."""
+    from training.manifest import build_manifest, usable
 
-    predict = load_predict_fn(model_dir)
-    parts = [predict(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+    frame = usable(build_manifest(data_dir, splits=(split,)))
+    unknown = sorted(set(frame.label) - set(class_names))
+    if unknown:
+        raise DatasetError(f"classes not known to the model: {', '.join(unknown)}")
+    return frame
+
+
+def evaluate_rows(
+    predict: Predict,
+    frame: pd.DataFrame,
+    class_names: list[str],
+    out_dir: str | Path,
+    record: dict[str, Any],
+    history: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Metrics of predict on the face crops of frame, with record (model_dir, data_dir, split) added;
+    artefacts (and training curves of history) written to out_dir."""
+    from training.data import load_arrays
+
+    images, labels = load_arrays(frame, class_names)
+    metrics = {**compute_metrics(predict_in_slices(predict, images), labels, class_names), **record}
+    write_artifacts(metrics, class_names, Path(out_dir), history)
+    return metrics
 
 
 def evaluate_dir(
@@ -152,54 +137,33 @@ def evaluate_dir(
 ) -> dict[str, Any]:
     """Evaluate an exported model on data_dir/<split>/ and write artefacts to out_dir."""
     from contract.modeldir import read_metadata, resolve_version_dir
-    from training.data import load_arrays
-    from training.manifest import build_manifest, usable
+    from contract.savedmodel import load_predict_fn
 
     version_dir = resolve_version_dir(model_dir)
     class_names = read_metadata(version_dir)["class_names"]
-    frame = usable(build_manifest(data_dir, splits=(split,)))
-    unknown = sorted(set(frame.label) - set(class_names))
-    if unknown:
-        raise DatasetError(f"classes not known to the model: {', '.join(unknown)}")
-    images, labels = load_arrays(frame, class_names)
-    metrics = compute_metrics(predict_probabilities(version_dir, images), labels, class_names)
-    metrics["model_dir"], metrics["data_dir"], metrics["split"] = str(version_dir), str(data_dir), split
-    write_artifacts(metrics, class_names, Path(out_dir), history)
-    return metrics
+    frame = split_rows(data_dir, split, class_names)
+    record = {"model_dir": str(version_dir), "data_dir": str(data_dir), "split": split}
+    return evaluate_rows(load_predict_fn(version_dir), frame, class_names, out_dir, record, history)
 
 
-def evaluate_photos(
-    model_dir: str | Path,
-    data_dir: str | Path,
+def evaluate_photo_rows(
+    predict: Predict,
+    frame: pd.DataFrame,
+    class_names: list[str],
+    policy: Any,
+    detector_name: str,
     out_dir: str | Path,
-    split: str = "test",
-    detector_name: str = "yunet",
+    record: dict[str, Any],
 ) -> dict[str, Any]:
-    """Top-face accuracy on data_dir/<split>/<class>/<photo> through the service's detect + crop path."""
-    from contract.crop import policy_from_metadata
+    """Top-face accuracy of predict on the photos of frame through the service's detect + crop path."""
     from contract.detect import make_detector
-    from contract.modeldir import read_metadata, resolve_version_dir
-    from training.manifest import build_manifest, usable
     from training.photos import contact_sheet, photo_metrics, photo_predictions
-    from training.savedmodel import load_predict_fn
 
-    version_dir = resolve_version_dir(model_dir)
-    metadata = read_metadata(version_dir)
-    class_names = metadata["class_names"]
-    frame = usable(build_manifest(data_dir, splits=(split,)))
-    unknown = sorted(set(frame.label) - set(class_names))
-    if unknown:
-        raise DatasetError(f"classes not known to the model: {', '.join(unknown)}")
-    policy = policy_from_metadata(metadata)
     labels = np.array([class_names.index(c) for c in frame.label], dtype=np.int64)
-    probs, crops, _ = photo_predictions(
-        frame, policy, make_detector(detector_name), load_predict_fn(version_dir)
-    )
+    probs, crops, _ = photo_predictions(frame, policy, make_detector(detector_name), predict)
     metrics = photo_metrics(probs, labels, class_names)
     metrics.update(
-        model_dir=str(version_dir),
-        data_dir=str(data_dir),
-        split=split,
+        record,
         path="photos: detect + crop policy",
         detector=detector_name,
         crop_policy=policy.to_dict(),
@@ -228,6 +192,35 @@ def evaluate_photos(
     return metrics
 
 
+def evaluate_photos(
+    model_dir: str | Path,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    split: str = "test",
+    detector_name: str = "yunet",
+) -> dict[str, Any]:
+    """Top-face accuracy on data_dir/<split>/<class>/<photo> through the service's detect + crop path."""
+    from contract.crop import policy_from_metadata
+    from contract.modeldir import read_metadata, resolve_version_dir
+    from contract.savedmodel import load_predict_fn
+
+    version_dir = resolve_version_dir(model_dir)
+    metadata = read_metadata(version_dir)
+    class_names = metadata["class_names"]
+    frame = split_rows(data_dir, split, class_names)
+    record = {"model_dir": str(version_dir), "data_dir": str(data_dir), "split": split}
+    return evaluate_photo_rows(
+        load_predict_fn(version_dir),
+        frame,
+        class_names,
+        policy_from_metadata(metadata),
+        detector_name,
+        out_dir,
+        record,
+    )
+
+
+@command
 def main(argv: list[str] | None = None) -> int:
     """CLI: python -m training.evaluate --model-dir DIR --data-dir DIR [--out DIR] [--detect]."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -242,20 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--detector", default="yunet", choices=("yunet", "haar"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
-        if args.detect:
-            metrics = evaluate_photos(args.model_dir, args.data_dir, args.out, args.split, args.detector)
-        else:
-            metrics = evaluate_dir(args.model_dir, args.data_dir, args.out, split=args.split)
-    except (DatasetError, ModelDirError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     if args.detect:
+        metrics = evaluate_photos(args.model_dir, args.data_dir, args.out, args.split, args.detector)
         print(
             f"photos {metrics['photos']}: top-face accuracy {metrics['accuracy']:.4f}, "
             f"faces found {metrics['face_found_rate']:.4f}"
         )
+    else:
+        metrics = evaluate_dir(args.model_dir, args.data_dir, args.out, split=args.split)
     if "per_class" in metrics:
         print(classification_report(metrics))
     print(f"artefacts written to {args.out}")

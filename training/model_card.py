@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from contract.modeldir import read_metadata, resolve_version_dir
+from training.cli import command
 from training.config import TTA_VIEWS
 
 # Published FER2013 test accuracies, for context (not measured here).
@@ -173,6 +174,7 @@ inferring a person's inner state.
 """
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -27,6 +27,7 @@ from contract.crop import CropPolicy, crop_face
 from contract.detect import Detector
 from contract.faces import find_faces
 from training.manifest import build_manifest, usable
+from training.scoring import compute_metrics, predict_in_slices
 
 log = logging.getLogger(__name__)
 FACES_DIR = "faces"
@@ -118,9 +119,7 @@ def photo_predictions(
     found = [i for i, x in enumerate(inputs) if x is not None]
     probs = None
     if found:
-        stacked = np.stack([inputs[i] for i in found])
-        parts = [predict(stacked[i : i + 256]) for i in range(0, len(stacked), 256)]
-        got = np.concatenate(parts)
+        got = predict_in_slices(predict, np.stack([inputs[i] for i in found]))
         probs = np.full((len(frame), got.shape[1]), np.nan, np.float32)
         probs[found] = got
     blank = np.zeros((48, 48, 1), np.uint8)
@@ -131,8 +130,6 @@ def photo_predictions(
 def photo_metrics(probs: np.ndarray, labels: np.ndarray, class_names: list[str]) -> dict[str, Any]:
     """Top-face accuracy over all photos (no face = wrong), face-found rate, recall, and the
     confusion matrix with a no-face column."""
-    from training.evaluate import compute_metrics
-
     found = ~np.isnan(probs).any(axis=1)
     k = len(class_names)
     predicted = np.where(found, np.nan_to_num(probs).argmax(axis=1), k)

@@ -24,8 +24,9 @@ import numpy as np
 from contract import ImageDecodeError, decode_image
 from contract.crop import policy_from_metadata
 from contract.faces import find_faces
-from contract.modeldir import ModelDirError, read_metadata, resolve_version_dir
-from training.savedmodel import load_predict_fn
+from contract.modeldir import read_metadata, resolve_version_dir
+from contract.savedmodel import load_predict_fn
+from training.cli import command
 
 
 def predict_files(model_dir: str, paths: list[str], detect: bool = True) -> list[dict[str, Any]]:
@@ -109,6 +110,7 @@ def format_line(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: exit 2 for a bad model dir, 1 if any image failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -120,11 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--annotate", type=Path, metavar="DIR", help="write each photo with boxes and labels")
     parser.add_argument("images", nargs="+")
     args = parser.parse_args(argv)
-    try:
-        results = predict_files(args.model, args.images, detect=not args.no_detect)
-    except ModelDirError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    results = predict_files(args.model, args.images, detect=not args.no_detect)
     if args.annotate:
         for result in results:
             if "error" not in result:

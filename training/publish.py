@@ -1,36 +1,26 @@
-"""Publish a trained model: export a version folder, evaluate it on test, record metrics.
+"""Publish a model as a version folder: model files, evaluation on test, metadata.json written once.
 
-Also a CLI, to publish a `.keras` checkpoint (e.g. the best epoch so far of a run
-that is still going, or a committed checkpoint on a new machine):
-
-python -m training.publish --checkpoint runs/x/best.keras --data-dir DIR --config f.toml
+Used by `make train` (training.train), `make export` (training.export) and `make ensemble
+--publish` (training.ensemble); each hands over the Run that holds what was decided.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 import keras
-import pandas as pd
 
 from contract.crop import resolve_policy
-from contract.modeldir import read_metadata, write_metadata
-from training import callbacks as cb
-from training.config import TrainConfig, add_arguments, config_from_args
-from training.data import class_weights, split_train_val
-from training.errors import DatasetError, ModelDirError
-from training.evaluate import evaluate_dir, evaluate_photos
-from training.export import check_version_free, export_model, next_version, staged_version_dir
-from training.manifest import build_manifest, fingerprint
-from training.manifest import class_names as get_class_names
-from training.report import dataset_report, save_report
-
-log = logging.getLogger(__name__)
+from contract.modeldir import write_metadata
+from contract.savedmodel import load_predict_fn
+from training.config import TrainConfig
+from training.evaluate import evaluate_photo_rows, evaluate_rows
+from training.report import save_report
+from training.run import Run
+from training.savedmodel_writer import model_metadata, write_model_files
+from training.versions import next_version, staged_version_dir
 
 
 def float32_copy(model: keras.Model, config: TrainConfig) -> keras.Model:
@@ -54,24 +44,20 @@ def float32_copy(model: keras.Model, config: TrainConfig) -> keras.Model:
     return copy
 
 
-def publish(
-    model: keras.Model,
-    config: TrainConfig,
-    manifest: pd.DataFrame,
-    report: dict[str, Any],
-    training_info: dict[str, Any],
-) -> Path:
-    """Export model to <model_dir>/<version>/, evaluate on the test split, store metrics.
+def publish(model: keras.Model, run: Run, source: dict[str, Any]) -> Path:
+    """Export model to <model_dir>/<version>/, evaluate it on the run's test rows, store the metrics.
 
-    Everything is written into a staging folder beside the version folder and renamed into place
-    only when complete (training.export.staged_version_dir); an existing version is refused
-    unless config.overwrite.
+    source says how the model came about (recorded under metadata "training"). Everything is
+    written into a staging folder beside the version folder and renamed into place only when
+    complete (training.versions.staged_version_dir); an existing version is refused unless
+    config.overwrite.
     """
+    config = run.config
     model = float32_copy(model, config)
     version = config.version or next_version(config.model_dir)
     version_dir = Path(config.model_dir) / str(version)
     with staged_version_dir(version_dir, overwrite=config.overwrite) as staging:
-        metrics = _write_version(model, config, manifest, report, training_info, staging, version_dir)
+        metrics = _write_version(model, run, source, staging, version_dir)
     print(
         f"exported {version_dir}: test accuracy {metrics['accuracy']:.4f}, "
         f"macro-F1 {metrics['macro_f1']:.4f}",
@@ -81,81 +67,46 @@ def publish(
 
 
 def _write_version(
-    model: keras.Model,
-    config: TrainConfig,
-    manifest: pd.DataFrame,
-    report: dict[str, Any],
-    training_info: dict[str, Any],
-    version_dir: Path,
-    final_dir: Path,
+    model: keras.Model, run: Run, source: dict[str, Any], staging: Path, final_dir: Path
 ) -> dict[str, Any]:
-    """Export, evaluate and record the metrics into version_dir, the staging folder of final_dir."""
-    history = cb.read_history(config.run_dir)
-    train_df, val_df = split_train_val(manifest, config)
-    training_info = {
-        "config": config.to_dict(),
-        "train_images": len(train_df),
-        "validation_images": len(val_df),
-        "class_weights": class_weights(train_df.label, get_class_names(manifest), config.class_weight),
-        "epochs_run": len(history),
-        "best_val_accuracy": round(float(history.val_accuracy.max()), 4) if len(history) else None,
-        **training_info,
-    }
-    export_model(
+    """Model files, data report, history and evaluation into staging (the folder that becomes
+    final_dir), then metadata.json, last and once."""
+    config = run.config
+    policy = resolve_policy(config.crop_policy)
+    write_model_files(
         model,
-        version_dir,
-        class_names=get_class_names(manifest),
+        staging,
         tta=config.tta,
-        crop_policy=resolve_policy(config.crop_policy),
         include_optimizer=config.export_optimizer,
         include_keras=config.export_keras,
-        extra={
-            "name": config.model_name,
-            "training": training_info,
-            "dataset": {
-                "fingerprint": fingerprint(manifest),
-                "totals": report["totals"],
-                "counts": report["counts"],
-            },
-        },
     )
-    save_report(report, version_dir / "evaluation")
-    if len(history):
-        history.to_csv(version_dir / "evaluation" / "history.csv", index=False)
+    evaluation = staging / "evaluation"
+    save_report(run.report, evaluation)
+    if len(run.history):
+        run.history.to_csv(evaluation / "history.csv", index=False)
+    # The records name the folder the version will have, not the staging one.
+    record = {"model_dir": str(final_dir), "data_dir": str(config.data_dir), "split": "test"}
+    predict = load_predict_fn(staging)
     if config.detect:  # a photo dataset is evaluated on photos, through detection like the service
-        metrics = evaluate_photos(version_dir, config.data_dir, version_dir / "evaluation")
+        metrics = evaluate_photo_rows(
+            predict, run.test_rows, run.class_names, policy, "yunet", evaluation, record
+        )
     else:
-        metrics = evaluate_dir(version_dir, config.data_dir, version_dir / "evaluation", history)
-    metadata = read_metadata(version_dir)
-    metadata["version"] = int(final_dir.name) if final_dir.name.isdigit() else final_dir.name
-    metadata["metrics"] = {k: v for k, v in metrics.items() if k not in ("model_dir", "data_dir")}
-    write_metadata(version_dir, metadata)
-    # The evaluation's own record names the folder the version will have, not the staging one.
-    record = version_dir / "evaluation" / "metrics.json"
-    recorded = {**json.loads(record.read_text()), "model_dir": str(final_dir)}
-    record.write_text(json.dumps(recorded, indent=2) + "\n")
+        metrics = evaluate_rows(predict, run.test_rows, run.class_names, evaluation, record, run.history)
+    metadata = model_metadata(
+        model,
+        name=config.model_name,
+        version=int(final_dir.name) if final_dir.name.isdigit() else final_dir.name,
+        class_names=run.class_names,
+        tta=config.tta,
+        crop_policy=policy,
+        training=run.training_record(source),
+        dataset=run.dataset_record(),
+        metrics={k: v for k, v in metrics.items() if k not in ("model_dir", "data_dir")},
+    )
+    write_metadata(staging, metadata)
     return metrics
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: publish a .keras checkpoint with the run's config."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True, help="a .keras file (e.g. runs/x/best.keras)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = config_from_args(args)
-    try:
-        if config.version:  # before loading anything
-            check_version_free(Path(config.model_dir) / str(config.version), config.overwrite)
-        manifest = build_manifest(config.data_dir)
-        model = keras.models.load_model(args.checkpoint)
-        publish(model, config, manifest, dataset_report(manifest), {"checkpoint": str(args.checkpoint)})
-    except (DatasetError, ModelDirError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the CLI of this stage is `make export`
+    sys.exit("training.publish is not a command: use `python -m training.export` (make export)")

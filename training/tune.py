@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from training.cli import command
 from training.config import TrainConfig, add_arguments, config_from_args
-from training.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ def tune(config: TrainConfig, trials: int, out_dir: Path) -> pd.DataFrame:
     return table
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -133,12 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.epochs is None:
         args.epochs = 3
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        table = tune(config_from_args(args), args.trials, Path(args.out))
-    except DatasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    table = tune(config_from_args(args), args.trials, Path(args.out))
     print(table.to_string(index=False))
     print(f"results written to {args.out}/results.csv")
     return 0

@@ -2,7 +2,7 @@
 
 publish (used by make train, make export and make ensemble --publish) writes into a staging folder
 beside the version folder and renames it into place at the end; failures are injected at two
-points (after the SavedModel is written, and during the test-split evaluation).
+points (during the test-split evaluation, and writing metadata.json, the last file).
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ import pytest
 
 from contract.modeldir import ModelDirError, read_metadata
 from tests.support.models import tiny_config
-from training.export import PARTIAL, next_version
-from training.publish import main as publish_main
+from training.export import main as export_main
+from training.versions import PARTIAL, next_version
 
-INJECTION_POINTS = ["training.export.write_metadata", "training.publish.evaluate_dir"]
+# The last write of a version (metadata.json) and the middle of its test-split evaluation.
+INJECTION_POINTS = ["training.publish.write_metadata", "training.publish.evaluate_rows"]
 
 
 def publish_cli(checkpoint_dir: Path, data: Path, tmp: Path, *flags: str) -> int:
-    """`python -m training.publish` of the tiny model's checkpoint into tmp/models as version 3."""
+    """`python -m training.export` (make export) of the tiny checkpoint into tmp/models as version 3."""
     args = ["--checkpoint", str(checkpoint_dir / "model.keras"), "--data-dir", str(data)]
     args += [
         "--model-dir",
@@ -34,7 +35,7 @@ def publish_cli(checkpoint_dir: Path, data: Path, tmp: Path, *flags: str) -> int
         "--run-dir",
         str(tmp / "run"),
     ]
-    return publish_main([*args, *flags])
+    return export_main([*args, *flags])
 
 
 def digest(folder: Path) -> dict[str, str]:

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from contract.modeldir import read_metadata
+from contract.savedmodel import load_predict_fn
 from tests.support.models import tiny_config
-from training.ensemble import accuracy, build_ensemble, load_keras_model, main, members_of
+from training.ensemble import accuracy, main
 from training.errors import ModelDirError
+from training.keras_models import build_ensemble, load_keras_model, members_of
 from training.model import make_model
 from training.model_card import render
-from training.savedmodel import load_predict_fn
 
 
 def _members(tmp_path: Path, tiny_dataset: Path, n: int = 2, classes: int = 7) -> list[keras.Model]:

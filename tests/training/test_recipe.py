@@ -71,7 +71,7 @@ def test_random_erase() -> None:
 
 
 def test_flip_crop5_averages_ten_windows() -> None:
-    from training.export import serving_function
+    from training.signature import serving_function
 
     config = TrainConfig(width=4, depth=2, dense_units=8, crop_size=40)
     from training.model import make_model
@@ -102,7 +102,7 @@ def test_ema_weights_are_what_validation_and_checkpoints_see(
 
     original = cb.make_callbacks
     monkeypatch.setattr(
-        cb, "make_callbacks", lambda config: [Recorder(), *original(config)]
+        cb, "make_callbacks", lambda config, history: [Recorder(), *original(config, history)]
     )  # before the swap
     config = tiny_config(tmp_path, tiny_dataset, epochs=1, ema=0.5, optimizer="sgd", learning_rate=0.5)
     train(config)
@@ -136,8 +136,8 @@ def test_recipe_trains_distils_and_exports(
     computes in float32, serves 48x48 faces, and records its crop policy and network input."""
     from contract.crop import CALIBRATED, policy_from_metadata
     from contract.modeldir import read_metadata
+    from contract.savedmodel import load_predict_fn
     from training import distill
-    from training.savedmodel import load_predict_fn
     from training.train import train
 
     config = tiny_config(

@@ -11,10 +11,10 @@ import pytest
 
 from contract import INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
 from contract.modeldir import read_metadata
+from contract.savedmodel import load_predict_fn
 from tests.support.models import tiny_config
 from tests.synthetic import make_face
 from training import callbacks as cb
-from training.savedmodel import load_predict_fn
 
 EVAL_FILES = {
     "metrics.json",
@@ -110,7 +110,8 @@ def test_savedmodel_matches_in_memory_model_with_flip_tta(tiny_model_dir: Path) 
 def test_flip_zoom_averages_four_views(tiny_model_dir: Path) -> None:
     import tensorflow as tf
 
-    from training.export import TTA_VIEWS, serving_function
+    from training.config import TTA_VIEWS
+    from training.signature import serving_function
 
     model = keras.models.load_model(tiny_model_dir / "model.keras")
     x = faces().astype("float32")
@@ -195,7 +196,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, tiny_dataset, monkey
 
     config = tiny_config(tmp_path, tiny_dataset, epochs=4, patience=10)
     original = cb.make_callbacks
-    monkeypatch.setattr(cb, "make_callbacks", lambda c: [*original(c), Interrupt(1)])
+    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Interrupt(1)])
     with pytest.raises(KeyboardInterrupt):
         train(config)
     assert list(cb.read_history(config.run_dir).epoch) == [0, 1]
@@ -207,7 +208,7 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, tiny_dataset, monkey
         def on_epoch_begin(self, epoch: int, logs=None) -> None:
             started.append(epoch)
 
-    monkeypatch.setattr(cb, "make_callbacks", lambda c: [*original(c), Record()])
+    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Record()])
     version_dir = train(config)
     assert started == [2, 3]
     assert list(cb.read_history(config.run_dir).epoch) == [0, 1, 2, 3]
@@ -247,8 +248,8 @@ def test_predict_cli_on_a_photo_detects_and_annotates(tiny_model_dir: Path, tmp_
     assert "whole image" in capsys.readouterr().out
 
 
-def test_publish_cli_exports_a_checkpoint(tiny_model_dir: Path, tiny_dataset: Path, tmp_path) -> None:
-    from training.publish import main
+def test_export_cli_publishes_a_checkpoint(tiny_model_dir: Path, tiny_dataset: Path, tmp_path) -> None:
+    from training.export import main
 
     assert (
         main(
@@ -362,8 +363,8 @@ def test_init_from_continues_a_checkpoint_with_or_without_its_optimizer(
 
 
 def test_init_from_an_ensemble_is_refused(tiny_model_dir: Path, tiny_dataset: Path, tmp_path) -> None:
-    from training.ensemble import build_ensemble
     from training.errors import ModelDirError
+    from training.keras_models import build_ensemble
     from training.train import train
 
     members = [keras.models.load_model(tiny_model_dir / "model.keras") for _ in range(2)]
@@ -375,7 +376,7 @@ def test_init_from_an_ensemble_is_refused(tiny_model_dir: Path, tiny_dataset: Pa
 def test_export_without_optimizer_is_smaller_and_still_continues(
     tiny_model_dir: Path, tiny_dataset: Path, tmp_path
 ) -> None:
-    from training.publish import main
+    from training.export import main
 
     argv = ["--checkpoint", str(tiny_model_dir / "model.keras"), "--data-dir", str(tiny_dataset)]
     argv += ["--model-dir", str(tmp_path / "models"), "--run-dir", str(tmp_path / "run"), "--tta", "flip"]

@@ -1,0 +1,93 @@
+"""One pass from folder to version: each decision of a run is worked out once and handed on.
+
+train, the export CLI and the ensemble CLI each build one Run (training.run.load_run); publish
+and the evaluation read it. Counting the calls across every training module catches any stage
+that scans the folder, re-splits, re-weighs, re-reads the history or rewrites metadata.json.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from contract.modeldir import read_metadata
+from tests.support.models import tiny_config
+
+COUNTED = {
+    "build_manifest": "training.manifest",  # scans and hashes every file (test folder included)
+    "split_train_val": "training.data",
+    "class_weights": "training.data",
+    "read_history": "training.callbacks",
+    "load_run": "training.run",
+    "write_metadata": "contract.modeldir",
+}
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    """Counts of COUNTED functions, wherever a module imported them from."""
+    import training.export
+    import training.train  # noqa: F401
+
+    counts: Counter = Counter()
+    for name, home in COUNTED.items():
+        original = getattr(sys.modules[home], name)
+
+        def counting(*args, _name=name, _original=original, **kwargs):
+            counts[_name] += 1
+            return _original(*args, **kwargs)
+
+        ours = [m for m in list(sys.modules.values()) if m.__name__.startswith(("training", "contract"))]
+        for module in ours:
+            if getattr(module, name, None) is original:
+                monkeypatch.setattr(module, name, counting)
+    return counts
+
+
+def test_train_works_out_each_decision_once(tmp_path: Path, tiny_dataset: Path, calls: Counter) -> None:
+    from training.train import train
+
+    version_dir = train(tiny_config(tmp_path, tiny_dataset, class_weight="balanced"))
+    # The history is read before fitting (seed, best score so far) and once after it (the record).
+    assert calls == Counter(
+        build_manifest=1, split_train_val=1, class_weights=1, load_run=1, read_history=2, write_metadata=1
+    )
+    training = read_metadata(version_dir)["training"]
+    assert training["epochs_run"] == 1 and len(training["class_weights"]) == 7
+
+
+def test_export_and_ensemble_build_one_run_the_same_way(
+    tmp_path: Path, tiny_dataset: Path, tiny_model_dir: Path, calls: Counter
+) -> None:
+    from training.ensemble import main as ensemble_main
+    from training.export import main as export_main
+
+    checkpoint = str(tiny_model_dir / "model.keras")
+    common = ["--data-dir", str(tiny_dataset), "--model-dir", str(tmp_path / "models")]
+    common += ["--run-dir", str(tmp_path / "run"), "--tta", "none", "--class-weight", "sqrt"]
+    assert export_main(["--checkpoint", checkpoint, *common, "--version", "2"]) == 0
+    once = Counter(
+        build_manifest=1, split_train_val=1, class_weights=1, load_run=1, read_history=1, write_metadata=1
+    )
+    assert calls == once
+    calls.clear()
+    assert ensemble_main(["--member", checkpoint, "--member", checkpoint, *common, "--publish"]) == 0
+    assert calls == once
+    exported, averaged = (read_metadata(tmp_path / "models" / v)["training"] for v in ("2", "3"))
+    for key in ("train_images", "validation_images", "class_weights"):
+        assert exported[key] == averaged[key], key
+    assert averaged["ensemble"]["validation_images"] == averaged["validation_images"]
+
+
+def test_the_test_rows_evaluated_are_the_scanned_ones(tmp_path: Path, tiny_dataset: Path) -> None:
+    """publish evaluates on the Run's test rows: the files of test/, as the manifest read them."""
+    from training.run import load_run
+
+    run = load_run(tiny_config(tmp_path, tiny_dataset))
+    on_disk = sorted(str(p) for p in (tiny_dataset / "test").rglob("*") if p.is_file())
+    assert sorted(run.test_rows.path) == on_disk
+    assert set(run.val_rows.path).isdisjoint(run.train_rows.path)
+    assert not set(run.test_rows.path) & set(run.train_rows.path)

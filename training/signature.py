@@ -1,0 +1,71 @@
+"""The serving signature: uint8 faces in, class probabilities averaged over the TTA views out."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from contract import CHANNELS, IMAGE_SIZE, INPUT_NAME, OUTPUT_NAME
+from training.config import TTA_VIEWS
+
+ZOOM_FRACTION = 0.9  # flip-zoom: the central 90% (44x44 of 48x48), resized back to 48x48
+
+
+def tta_views(x: tf.Tensor, tta: str, crop_size: int = IMAGE_SIZE) -> list[tf.Tensor]:
+    """The views of a float [N,48,48,1] batch whose predictions are averaged.
+
+    A network trained on random crop_size crops sees the central crop as its base view;
+    its "zoom" view is the whole face resized to crop_size, and flip-crop5 adds the four
+    corner crops, each view also mirrored.
+    """
+    if crop_size < IMAGE_SIZE:
+        return _crop_views(x, tta, crop_size)
+    views = [x]
+    if tta in ("flip", "flip-zoom"):
+        views.append(tf.reverse(x, axis=[2]))
+    if tta == "flip-zoom":
+        zoomed = tf.image.resize(tf.image.central_crop(x, ZOOM_FRACTION), (IMAGE_SIZE, IMAGE_SIZE))
+        views += [zoomed, tf.reverse(zoomed, axis=[2])]
+    return views
+
+
+def _crop_views(x: tf.Tensor, tta: str, size: int) -> list[tf.Tensor]:
+    """Views of a 48x48 batch for a crop_size network (see tta_views)."""
+    margin = IMAGE_SIZE - size
+    centre = margin // 2
+    windows = [(centre, centre)]
+    if tta == "flip-crop5":
+        windows += [(0, 0), (0, margin), (margin, 0), (margin, margin)]
+    views = [x[:, top : top + size, left : left + size, :] for top, left in windows]
+    if tta == "flip-zoom":
+        views.append(tf.image.resize(x, (size, size), method="area"))
+    if tta != "none":
+        views += [tf.reverse(v, axis=[2]) for v in list(views)]
+    return views
+
+
+def model_crop_size(model: keras.Model) -> int:
+    """The face side the network takes (48, or the random-crop size it was trained on)."""
+    return int(model.input_shape[1] or IMAGE_SIZE)
+
+
+def serving_function(model: keras.Model, tta: str) -> tf.types.experimental.GenericFunction:
+    """uint8 [N,48,48,1] -> {'probabilities': float32 [N,K]}, averaged over the tta views."""
+    if tta not in TTA_VIEWS:
+        raise ValueError(f"unknown tta {tta!r}; expected one of {sorted(TTA_VIEWS)}")
+    crop_size = model_crop_size(model)
+    if tta == "flip-crop5" and crop_size >= IMAGE_SIZE:
+        raise ValueError("tta flip-crop5 needs a network trained on crops smaller than 48x48")
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, CHANNELS], tf.uint8, name=INPUT_NAME)]
+    )
+    def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
+        views = tta_views(tf.cast(image, tf.float32), tta, crop_size)
+        # All views stacked into one model call (one pass through the graph, not one per view).
+        probabilities = tf.cast(model(tf.concat(views, axis=0), training=False), tf.float32)
+        # A static class count keeps the signature's output shape [None, K], not [None, None].
+        per_view = tf.reshape(probabilities, [len(views), tf.shape(image)[0], probabilities.shape[-1]])
+        return {OUTPUT_NAME: tf.reduce_mean(per_view, axis=0)}
+
+    return serve
