@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.report import TARGET, WORKLOADS
+from benchmarks.targets import TARGET, WORKLOADS
 
 
 def table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -318,6 +318,35 @@ def _training(t: dict[str, Any]) -> list[str]:
     ]
 
 
+def _video(video: dict[str, Any]) -> list[str]:
+    """Sampled frames per second of the video CLI and endpoint."""
+    clip = video["clip"]
+    rows = [
+        [
+            name,
+            f"{r['runtime']['backend']}/{r['runtime']['precision']}" if r.get("runtime") else None,
+            r["frames_sampled"],
+            r["tracks"],
+            r["seconds"],
+            f"**{r['frames_per_s']}**",
+            r["video_seconds_per_s"],
+        ]
+        for name, r in (("CLI (analyze_file)", video["cli"]), ("POST /predict/video", video["endpoint"]))
+    ]
+    return [
+        "## Video (sampled frames per second)",
+        "",
+        f"{clip['seconds']:g} s clip, {clip['size'][0]}x{clip['size'][1]} at {clip['fps']:g} frames/s, "
+        f"{clip['faces']} moving faces, {clip['codec']}; sampled at {clip['sample_fps']:g} frames/s; "
+        f"median of {video['repeats']} run(s).",
+        "",
+        *table(
+            ["path", "runtime", "frames sampled", "tracks", "seconds", "sampled frames/s", "video s per s"],
+            rows,
+        ),
+    ]
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole report."""
     lines = _machine(results)
@@ -336,9 +365,7 @@ def render(results: dict[str, Any]) -> str:
     if results.get("training"):
         lines += _training(results["training"])
     if results.get("video"):
-        from benchmarks.video_bench import markdown as video_markdown
-
-        lines += video_markdown(results["video"])
+        lines += _video(results["video"])
     for section, message in (results.get("errors") or {}).items():
         lines += [f"> **{section} failed:** {message.splitlines()[0] if message else ''}", ""]
     lines.append(f"Total benchmark time: {results.get('elapsed_s')} s.")

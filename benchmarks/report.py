@@ -6,17 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-WORKLOADS = {"a_crops": "(a) 48x48 FER2013 crops", "b_scenes": "(b) 640x480 JPEG scenes, detection"}
-TARGET = {
-    "workload": "a_crops",
-    "concurrency": 32,
-    "min_ceiling_ratio": 0.7,
-    "min_naive_ratio": 3.0,
-    # issue 15, on a CPU with native bf16: 3x the INFERENCE_BACKEND=tensorflow service ...
-    "min_tensorflow_ratio": 3.0,
-    # ... and 640x480 photos at concurrency 8 with p99 <= 250 ms.
-    "photos": {"workload": "b_scenes", "concurrency": 8, "max_p99_ms": 250.0},
-}
+from benchmarks.markdown import render
+from benchmarks.targets import TARGET, WORKLOADS
 
 
 def _rate(rows: list[dict], config: str, workload: str, concurrency: int) -> dict | None:
@@ -101,8 +92,6 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
 
 def write(results: dict[str, Any], out_dir: Path, latest_name: str) -> list[Path]:
     """Write <stamp>.json/.md and <latest_name>.json/.md; returns the paths written."""
-    from benchmarks.markdown import render
-
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = results["machine"]["stamp"] + ("-quick" if results["machine"]["mode"] == "quick" else "")
     text, markdown = json.dumps(results, indent=2) + "\n", render(results)

@@ -122,34 +122,3 @@ def run(model_dir: Path, *, seconds: float, repeats: int, work_dir: Path) -> dic
         "cli": cli_speed(model_dir, clip, work_dir, repeats),
         "endpoint": endpoint_speed(model_dir, clip, work_dir / "logs", repeats),
     }
-
-
-def markdown(video: dict[str, Any]) -> list[str]:
-    """The report section."""
-    clip = video["clip"]
-    rows = [
-        [
-            name,
-            f"{r['runtime']['backend']}/{r['runtime']['precision']}" if r.get("runtime") else None,
-            r["frames_sampled"],
-            r["tracks"],
-            r["seconds"],
-            f"**{r['frames_per_s']}**",
-            r["video_seconds_per_s"],
-        ]
-        for name, r in (("CLI (analyze_file)", video["cli"]), ("POST /predict/video", video["endpoint"]))
-    ]
-    from benchmarks.markdown import table
-
-    return [
-        "## Video (sampled frames per second)",
-        "",
-        f"{clip['seconds']:g} s clip, {clip['size'][0]}x{clip['size'][1]} at {clip['fps']:g} frames/s, "
-        f"{clip['faces']} moving faces, {clip['codec']}; sampled at {clip['sample_fps']:g} frames/s; "
-        f"median of {video['repeats']} run(s).",
-        "",
-        *table(
-            ["path", "runtime", "frames sampled", "tracks", "seconds", "sampled frames/s", "video s per s"],
-            rows,
-        ),
-    ]

@@ -203,7 +203,7 @@ def test_runtime_ceiling_tensorflow_ratio_and_photo_target() -> None:
 
 
 def test_write_makes_latest_and_dated_copies(tmp_path: Path) -> None:
-    """JSON that loads back, Markdown with the sections that have data, under both names."""
+    """The same JSON (it loads back to the results) and Markdown under the dated and the latest name."""
     results = _fake_results()
     results["derived"] = derive(results)
     paths = write(results, tmp_path, "latest-quick")
@@ -213,12 +213,27 @@ def test_write_makes_latest_and_dated_copies(tmp_path: Path) -> None:
         "latest-quick.json",
         "latest-quick.md",
     ]
-    assert json.loads((tmp_path / "latest-quick.json").read_text())["derived"]["targets"]
-    markdown = (tmp_path / "latest-quick.md").read_text()
-    assert markdown == render(results)
-    for heading in ("## Raw model", "## Service under load", "### Ratios", "### Targets", "## Start-up"):
-        assert heading in markdown
-    assert "## Training" not in markdown  # no training section was run
+    for suffix in (".json", ".md"):
+        dated = (tmp_path / f"20260101T000000Z-quick{suffix}").read_text()
+        assert dated == (tmp_path / f"latest-quick{suffix}").read_text()
+    assert json.loads((tmp_path / "latest-quick.json").read_text()) == results
+    assert (tmp_path / "latest-quick.md").read_text().startswith("# Benchmark results (quick mode)")
+
+
+def test_report_shows_the_measured_rows_and_the_derived_ratios() -> None:
+    """Each serving row, the ratios (80 / 100, 80 / 40, 80 / 20 images/s), the targets and start-up appear."""
+    results = _fake_results()
+    results["derived"] = derive(results)
+    text = render(results)
+    lines = text.splitlines()
+    for row in results["serving"]["rows"]:
+        assert f"| {row['config']} | 32 | 10.0 | {row['images_per_s']} | 10.0 | 1.0 | 2.0 | 3.0 | 0 |" in text
+    assert "| (a) | 32 | 0.8 | 2.0 | 4.0 | – |" in lines
+    assert "| service_to_ceiling | 0.8 | >= 0.7 | yes |" in lines
+    assert "| service_to_naive | 4.0 | >= 3.0 | yes |" in lines
+    assert "| service | 3.0 | 1 | 600.0 | 600.0 | 300.0 | 50.0 |" in lines  # start-up and memory
+    assert any(line.startswith("2026-01-01T00:00:00+00:00 · CPU, 2 cores") for line in lines)
+    assert not any(line.startswith("## Training") for line in lines)  # no training section was run
 
 
 def test_raw_model_times_one_member_of_an_ensemble(
