@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.machine import ROOT
-from benchmarks.runtimes import service_cache
+from benchmarks.runtimes import load_runtime
 
 RUNTIMES = ("tensorflow/f32", "tensorflow/bf16", "openvino/f32", "openvino/bf16", "openvino/int8")
 REFERENCE = "tensorflow/f32"
@@ -75,19 +75,9 @@ def predict_in_child(
 
 def child(runtime: str, model_dir: str, images: Path, out: Path, cache_dir: str, calibration: str) -> None:
     """Load the runtime like a worker does and write its probabilities for every image."""
-    from service.runtime.select import load_predictor, runtime_info
-    from service.settings import Settings
+    from service.runtime.select import runtime_info
 
-    backend, precision = runtime.split("/")
-    settings = Settings(
-        model_dir=model_dir,
-        inference_backend=backend,
-        inference_precision=precision,
-        runtime_cache_dir=service_cache(cache_dir),
-        calibration_dir=calibration,
-        log_level="warning",
-    )
-    predictor = load_predictor(settings)
+    predictor = load_runtime(runtime, model_dir, cache_dir, calibration)
     data = np.load(images)
     started = time.perf_counter()
     outputs = np.concatenate([predictor.predict_batch(data[i : i + 128]) for i in range(0, len(data), 128)])

@@ -17,11 +17,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from benchmarks.machine import ROOT
+
+if TYPE_CHECKING:
+    from service.model import Predictor
 
 RUNTIMES = ("tensorflow/f32", "tensorflow/bf16", "openvino/f32", "openvino/bf16", "openvino/int8")
 BATCH_SIZES = (1, 8, 32, 128)
@@ -57,26 +60,32 @@ def int8_cached(model_dir: str | Path, cache_dir: str = "") -> bool:
     return (folder / "int8" / "model.xml").exists()
 
 
+def load_runtime(runtime: str, model_dir: str, cache_dir: str = "", calibration_dir: str = "") -> Predictor:
+    """The predictor a worker loads for "backend/precision", through the service's own selection."""
+    from service.runtime.select import load_predictor
+    from service.settings import Settings
+
+    backend, precision = runtime.split("/")
+    return load_predictor(
+        Settings(
+            model_dir=model_dir,
+            inference_backend=backend,
+            inference_precision=precision,
+            runtime_cache_dir=service_cache(cache_dir),
+            calibration_dir=calibration_dir,
+            log_level="warning",
+        )
+    )
+
+
 def child(
     runtime: str, model_dir: str, crops: Path, min_seconds: float, cache: str, calibration: str
 ) -> None:
     """Load one runtime, time it per batch size, print one JSON line."""
     from benchmarks.raw_model import time_calls
-    from service.runtime.select import load_predictor
-    from service.settings import Settings
 
-    backend, precision = runtime.split("/")
     started = time.perf_counter()
-    predictor = load_predictor(
-        Settings(
-            model_dir=model_dir,
-            inference_backend=backend,
-            inference_precision=precision,
-            runtime_cache_dir=service_cache(cache),
-            calibration_dir=calibration,
-            log_level="warning",
-        )
-    )
+    predictor = load_runtime(runtime, model_dir, cache, calibration)
     predictor.predict_batch(np.load(crops)[:1])
     load_s = time.perf_counter() - started
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

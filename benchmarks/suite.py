@@ -110,36 +110,27 @@ def run_sections(args: argparse.Namespace, preset: Preset, tmp: Path) -> dict[st
         "a_crops": face_crops(args.data_dir, preset.crops),
         "b_scenes": scenes(args.data_dir, preset.scenes),
     }
+
+    def measure(key: str, fn: Callable[..., Any], *positional: Any, section: str = "", **kwargs: Any) -> None:
+        """One section's result under results[key]; a failure is kept in errors[section or key]."""
+        results[key] = guarded(errors, section or key, fn, *positional, **kwargs)
+
+    calibration = str(args.data_dir / "train")  # int8 calibration, used only when no build is cached
     if "raw" in wanted:
-        from benchmarks import raw_model
+        from benchmarks import raw_model, runtimes
 
         crops = np.stack([to_model_input(decode_image(p.data)) for p in workloads["a_crops"]])
-        from benchmarks import runtimes
-
-        results["raw_model"] = guarded(
-            errors, "raw", raw_model.run, args.model_dir, crops, min_seconds=preset.raw_seconds
+        measure(
+            "raw_model", raw_model.run, args.model_dir, crops, section="raw", min_seconds=preset.raw_seconds
         )
-        results["runtimes"] = guarded(
-            errors,
-            "runtimes",
-            runtimes.run,
-            args.model_dir,
-            crops,
-            min_seconds=preset.raw_seconds,
-            tmp=tmp,
-            calibration_dir=str(args.data_dir / "train"),  # used only when no int8 build is cached
-        )
+        runtime_args = {"min_seconds": preset.raw_seconds, "tmp": tmp, "calibration_dir": calibration}
+        measure("runtimes", runtimes.run, args.model_dir, crops, **runtime_args)
     if "accuracy" in wanted:
         from benchmarks import accuracy
 
-        results["accuracy"] = guarded(
-            errors,
-            "accuracy",
-            accuracy.run,
-            args.model_dir,
-            args.data_dir,
-            calibration_dir=str(args.data_dir / "train"),
-            limit=preset.accuracy_images,
+        limit = preset.accuracy_images
+        measure(
+            "accuracy", accuracy.run, args.model_dir, args.data_dir, calibration_dir=calibration, limit=limit
         )
     if "stages" in wanted:
         from benchmarks import stages
@@ -149,46 +140,27 @@ def run_sections(args: argparse.Namespace, preset: Preset, tmp: Path) -> dict[st
             k: v[:: max(1, len(v) // preset.stage_images)][: preset.stage_images]
             for k, v in workloads.items()
         }
-        results["stages"] = guarded(
-            errors, "stages", stages.run, args.model_dir, picked, preset.stage_repeats
-        )
+        measure("stages", stages.run, args.model_dir, picked, preset.stage_repeats)
     if "serving" in wanted:
         folders = {k: write_payloads(tmp / k, v) for k, v in workloads.items()}
 
         def profile(name: str, server: Any) -> None:
             """py-spy the batching service while it is still up after its load runs."""
             if name == "service" and preset.profile_seconds > 0:
-                results["hotspots"] = guarded(
-                    errors, "hotspots", profile_server, server, preset, folders, args.out
-                )
+                measure("hotspots", profile_server, server, preset, folders, args.out)
 
-        results["serving"] = guarded(errors, "serving", serve, args, preset, folders, tmp, profile)
+        measure("serving", serve, args, preset, folders, tmp, profile)
     if "training" in wanted:
         from benchmarks import training_bench
 
-        results["training"] = guarded(
-            errors,
-            "training",
-            training_bench.run,
-            args.data_dir,
-            args.config,
-            pipeline_images=preset.pipeline_images,
-            passes=preset.passes,
-            steps=preset.steps,
-            warmup=preset.warmup_steps,
-        )
+        steps = {"passes": preset.passes, "steps": preset.steps, "warmup": preset.warmup_steps}
+        images = preset.pipeline_images
+        measure("training", training_bench.run, args.data_dir, args.config, pipeline_images=images, **steps)
     if "video" in wanted:
         from benchmarks import video_bench
 
-        results["video"] = guarded(
-            errors,
-            "video",
-            video_bench.run,
-            args.model_dir,
-            seconds=preset.video_seconds,
-            repeats=preset.video_repeats,
-            work_dir=tmp / "video",
-        )
+        clip = {"seconds": preset.video_seconds, "repeats": preset.video_repeats, "work_dir": tmp / "video"}
+        measure("video", video_bench.run, args.model_dir, **clip)
     results["derived"] = derive(results)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return results

@@ -21,19 +21,10 @@ from contract.modeldir import resolve_version_dir
 from tests.reliability.load import run_load
 from tests.support.models import edit_metadata
 from tests.support.servers import serve
+from tests.support.uploads import wait_for
 
 pytestmark = pytest.mark.e2e
 RECOVERY_TIMEOUT = 240.0  # a bound, not a target: a new worker imports TensorFlow and loads the model
-
-
-def wait_for(condition, timeout: float, what: str):
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"no {what} after {timeout:.0f} s")
 
 
 def test_sigkilled_worker_is_replaced_and_only_its_requests_fail(live: Server, shots, figures) -> None:

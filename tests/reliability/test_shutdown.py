@@ -11,56 +11,23 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from benchmarks.server import Server
 from tests.reliability.load import run_load
-from tests.support.checks import metric
 from tests.support.payloads import crop
 from tests.support.servers import LIVE_ENV
+from tests.support.uploads import address, finish_upload, start_upload, wait_until_arrived
 
 pytestmark = pytest.mark.e2e
 GRACEFUL = float(LIVE_ENV["GRACEFUL_TIMEOUT"])
-# Uploads are read by the worker's event loop before the app sees them (service/worker.py).
-ARRIVING = "emotion_http_requests_arriving"
-
-
-def address(server: Server) -> tuple[str, int]:
-    """(host, port) of the server's URL."""
-    host, port = server.url.removeprefix("http://").split(":")
-    return host, int(port)
-
-
-def start_upload(server: Server, body: bytes) -> socket.socket:
-    """A raw /predict upload with all but its first bytes held back: in flight until finished."""
-    sock = socket.create_connection(address(server), timeout=60)
-    head = (
-        f"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: image/png\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode()
-    sock.sendall(head + body[:10])
-    return sock
-
-
-def finish_upload(sock: socket.socket, body: bytes) -> bytes:
-    """Send the rest of the body and read the whole reply."""
-    with sock:
-        sock.sendall(body[10:])
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
-    return reply
 
 
 def test_sigterm_drains_in_flight_and_exits_zero(live: Server, shots, figures) -> None:
     """Held uploads and the load in flight get answers; afterwards connections are refused; exit code 0."""
     body = crop(4)
     held = [start_upload(live, body) for _ in range(4)]
-    wait_until = time.monotonic() + 60
-    while metric(httpx.get(f"{live.url}/metrics").text, ARRIVING) < len(held):
-        assert time.monotonic() < wait_until, "the held uploads never reached the worker"
-        time.sleep(0.1)
+    wait_until_arrived(live, len(held))
     log_offset = len(live.logs())
     loaded = threading.Event()
     with ThreadPoolExecutor(1) as pool:

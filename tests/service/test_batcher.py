@@ -42,23 +42,33 @@ def gated() -> Iterator[tuple[Batcher, GatedModel]]:
 
 
 def test_batched_results_equal_direct_ones() -> None:
-    """Rows from many concurrent callers come back to the right caller, in input order."""
+    """Rows from many concurrent callers come back to the right caller, in input order, in full batches.
+
+    The model is held on a first row while 16 threads queue 40 requests, so what meets in one
+    batch is decided by the gate, not by a time window.
+    """
     rng = np.random.default_rng(0)
     requests = [rng.integers(0, 255, size=(int(rng.integers(1, 5)), 3)) for _ in range(40)]
-    sizes: list[int] = []
-    batcher = Batcher(
-        square_rows, max_batch_size=8, max_wait_ms=20, on_batch=lambda size, seconds: sizes.append(size)
-    )
+    model = GatedModel()
+    batcher = Batcher(model, max_batch_size=8, max_wait_ms=0)
     try:
+        held = batcher.submit([np.zeros(3)])
+        assert model.entered.wait(timeout=10)
         with ThreadPoolExecutor(max_workers=16) as pool:
-            results = list(pool.map(lambda r: batcher.predict(list(r), timeout=30), requests))
+            pending = list(
+                pool.map(lambda r: batcher.submit(list(r)), requests)
+            )  # all queued when map returns
+        model.release.set()
+        results = [np.array([f.result(timeout=30) for f in futures]) for futures in pending]
+        assert held[0].result(timeout=30) == 0
     finally:
+        model.release.set()
         batcher.close()
     for request, result in zip(requests, results, strict=True):
         np.testing.assert_array_equal(result, square_rows(request))
-    assert sum(sizes) == sum(len(r) for r in requests)
-    assert max(sizes) > 1, "concurrent requests were never grouped"
-    assert max(sizes) <= 8
+    rows = sum(len(r) for r in requests)
+    assert model.sizes[0] == 1 and sum(model.sizes) == 1 + rows
+    assert model.sizes[1:] == [8] * (rows // 8) + ([rows % 8] if rows % 8 else [])
 
 
 def test_one_request_larger_than_the_queue_is_fed_in_slices() -> None:

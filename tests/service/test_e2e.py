@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -16,6 +14,7 @@ from tests.support.checks import metric
 from tests.support.models import FER2013
 from tests.support.payloads import astronaut_jpeg
 from tests.support.servers import serve
+from tests.support.uploads import finish_upload, read_reply, release, start_upload, wait_until_arrived
 from tests.synthetic import encode, make_face
 
 pytestmark = pytest.mark.e2e
@@ -23,14 +22,14 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def server(served_model: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Two workers, eight threads each; a long batch wait so concurrent requests surely meet."""
+    """Two workers, eight threads each, adaptive batching (the default)."""
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
     running = serve(
         served_model,
         log,
         WORKERS="2",
         THREADS="8",
-        BATCH_MAX_WAIT_MS="300",
+        BATCH_MAX_WAIT_MS="2000",  # adaptive batching: only ever waited for requests being prepared
         BATCH_MAX_SIZE="32",
         GRACEFUL_TIMEOUT="60",
     )
@@ -48,12 +47,16 @@ def images() -> list[tuple[str, bytes]]:
 
 
 def test_concurrent_requests_are_answered_and_batched(server: Server, images: list) -> None:
-    """Sixteen simultaneous uploads all get answers, and some model calls served several requests."""
-    with httpx.Client(base_url=server.url, timeout=120) as client, ThreadPoolExecutor(len(images)) as pool:
-        responses = list(pool.map(lambda item: client.post("/predict", files={"image": item}), images))
-    assert [r.status_code for r in responses] == [200] * len(images)
-    for (name, _), response in zip(images, responses, strict=True):
-        body = response.json()
+    """Sixteen uploads held at the workers until all have arrived, then completed together: all are
+    answered, and some model calls served several requests (the adaptive batcher waits for the
+    requests it knows are being prepared, so no time window decides it)."""
+    held = [(start_upload(server, body, content_type=mimetype(name)), body) for name, body in images]
+    wait_until_arrived(server, len(held))
+    for sock, body in held:
+        release(sock, body)
+    replies = [parse(read_reply(sock)) for sock, _ in held]
+    for (name, _), (status, body) in zip(images, replies, strict=True):
+        assert status == 200, (name, body)
         assert body["faces_found"] and len(body["faces"]) == 1, name
         assert body["detection"]["used"] is (name == "astronaut.jpg")
     text = httpx.get(f"{server.url}/metrics").text  # aggregated over both workers
@@ -66,31 +69,25 @@ def test_concurrent_requests_are_answered_and_batched(server: Server, images: li
     assert single < batches, "every model call had one face: concurrent requests were never batched"
 
 
+def mimetype(name: str) -> str:
+    """The image type of a file name."""
+    return "image/jpeg" if name.endswith(".jpg") else "image/png"
+
+
+def parse(reply: bytes) -> tuple[int, dict]:
+    """Status and JSON body of a raw HTTP reply."""
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(payload)
+
+
 def test_sigterm_lets_in_flight_requests_finish(server: Server, images: list) -> None:
     """A request still uploading when SIGTERM arrives is answered in full, then gunicorn exits 0."""
     body = images[0][1]
-    host, port = server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=60) as sock:
-        head = (
-            f"POST /predict?detect=never HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/jpeg\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        ).encode()
-        sock.sendall(head + body[:10])
-        # The worker's event loop holds the upload until its body is complete (service/worker.py).
-        arriving = "emotion_http_requests_arriving"
-        for _ in range(200):  # until the worker has accepted it and is waiting for the rest of the body
-            if metric(httpx.get(f"{server.url}/metrics").text, arriving) >= 1:
-                break
-        else:
-            pytest.fail("the request never reached the worker")
-        server.process.terminate()
-        sock.sendall(body[10:])
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
-    status, _, payload = reply.partition(b"\r\n\r\n")
-    assert status.startswith(b"HTTP/1.1 200"), reply[:500]
-    assert json.loads(payload)["faces_found"] is True
+    sock = start_upload(server, body, "/predict?detect=never", mimetype(images[0][0]))
+    wait_until_arrived(server, 1)  # the worker accepted it and waits for the rest of the body
+    server.process.terminate()
+    status, answer = parse(finish_upload(sock, body))
+    assert status == 200 and answer["faces_found"] is True
     assert server.stop() == 0, server.logs()[-3000:]
     assert "Traceback" not in server.logs()
 
