@@ -32,9 +32,11 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     configure_logging(settings.log_level)
     # Requests already run in parallel threads: OpenCV's own pool would only oversubscribe the cores.
     cv2.setNumThreads(1)
+    # Warmed up and checked once, before the app exists, so no request can see a cold or broken model.
     if predictor is None:  # INFERENCE_BACKEND / INFERENCE_PRECISION decide what runs the model
         predictor = select.load_predictor(settings)
-    warm_up(predictor)  # before the app exists, so no request can see a cold or broken model
+    else:
+        warm_up(predictor)
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     if settings.trusted_proxies:  # rate limits and logs then see the real client behind nginx

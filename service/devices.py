@@ -1,4 +1,6 @@
-"""Serving devices: log what TensorFlow sees, give GPUs memory growth, say clearly when it falls back to CPU.
+"""Serving devices: log what TensorFlow sees, say clearly when it falls back to CPU.
+
+GPU memory growth itself is contract.devices.enable_memory_growth (training calls it too).
 
 Call `configure_devices()` once per worker process before the model loads (before any TensorFlow op),
 because memory growth cannot be changed once a GPU has been initialised.
@@ -8,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from contract.devices import enable_memory_growth
+
 log = logging.getLogger(__name__)
 
 
@@ -16,7 +20,7 @@ def configure_devices(logger: logging.Logger | None = None) -> str:
     import tensorflow as tf
 
     logger = logger or log
-    gpus = tf.config.list_physical_devices("GPU")
+    gpus = enable_memory_growth(logger)
     if not gpus:
         if tf.test.is_built_with_cuda():
             logger.warning(
@@ -26,11 +30,6 @@ def configure_devices(logger: logging.Logger | None = None) -> str:
         else:
             logger.info("inference device: CPU (TensorFlow CPU build)")
         return "CPU"
-    for gpu in gpus:
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError as exc:  # the GPU was initialised already: growth is fixed for this process
-            logger.warning("could not enable memory growth on %s: %s", gpu.name, exc)
     logger.info("inference device: GPU, %d visible, memory growth on: %s", len(gpus), _describe(tf, gpus))
     return "GPU"
 

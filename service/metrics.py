@@ -121,7 +121,6 @@ def exposition(metrics: Metrics) -> bytes:
 def init_app(app: Flask) -> Metrics:
     """Create the metrics, time and count every request, and serve GET /metrics."""
     metrics = make_metrics()
-    app.extensions["metrics"] = metrics
 
     def endpoint() -> str:
         """The URL rule, not the path: label values stay a small fixed set."""

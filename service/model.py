@@ -9,8 +9,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from contract import CHANNELS, IMAGE_SIZE, INPUT_DTYPE, INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
+from contract import CHANNELS, IMAGE_SIZE, INPUT_DTYPE
 from contract.modeldir import ModelDirError, model_identity, read_metadata, resolve_version_dir
+from contract.savedmodel import Signature, load_signature
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,14 @@ class SavedModelPredictor:
     class_names: list[str]
     metadata: dict[str, Any]
     path: Path
-    _signature: Any = field(repr=False)
-    _loaded: Any = field(repr=False)  # the signature fails once its object is garbage-collected
+    _signature: Signature = field(repr=False)
     backend: str = "tensorflow"
     precision: str = "f32"  # bf16: TensorFlow's oneDNN auto-mixed-precision rewrite (configure_tensorflow)
     device: str = "CPU"
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """uint8 faces [N,48,48,1] -> float32 probabilities [N,K]."""
-        import tensorflow as tf
-
-        outputs = self._signature(**{INPUT_NAME: tf.constant(images, tf.uint8)})
-        return outputs[OUTPUT_NAME].numpy()
+        return self._signature(images)
 
 
 def check_contract(metadata: dict[str, Any], path: Path) -> None:
@@ -76,27 +73,13 @@ def configure_tensorflow(intra_op_threads: int, *, bf16: bool = False) -> None:
 
 
 def load_predictor(model_dir: str | Path) -> SavedModelPredictor:
-    """Load, validate and warm up a model; any problem raises ModelDirError with a clear message."""
-    import tensorflow as tf
-
+    """Load and validate a model (warm_up is the caller's); any problem raises ModelDirError."""
     path = resolve_version_dir(model_dir)
     metadata = read_metadata(path)
     check_contract(metadata, path)
-    try:
-        loaded = tf.saved_model.load(str(path))
-        signature = loaded.signatures[SIGNATURE_NAME]
-    except KeyError:
-        raise ModelDirError(f"{path}: SavedModel has no '{SIGNATURE_NAME}' signature") from None
-    except Exception as exc:  # TF raises many unrelated types for a corrupt file
-        raise ModelDirError(f"{path}: cannot load SavedModel: {type(exc).__name__}: {exc}") from None
     predictor = SavedModelPredictor(
-        **model_identity(metadata, path),
-        metadata=metadata,
-        path=path,
-        _signature=signature,
-        _loaded=loaded,
+        **model_identity(metadata, path), metadata=metadata, path=path, _signature=load_signature(path)
     )
-    warm_up(predictor)
     log.info(
         "loaded model %s version %s from %s (%d classes)",
         predictor.name,
@@ -107,16 +90,19 @@ def load_predictor(model_dir: str | Path) -> SavedModelPredictor:
     return predictor
 
 
-def warm_up(predictor: Predictor) -> None:
-    """Run one dummy batch so the first request doesn't pay for tracing, and check the output shape."""
-    dummy = np.zeros((2, IMAGE_SIZE, IMAGE_SIZE, CHANNELS), np.uint8)
-    try:
-        outputs = np.asarray(predictor.predict_batch(dummy))
-    except Exception as exc:  # an incompatible signature fails here with TF-specific errors
-        raise ModelDirError(f"model warm-up failed: {type(exc).__name__}: {exc}") from None
-    expected = (len(dummy), len(predictor.class_names))
-    if outputs.shape != expected:
-        raise ModelDirError(
-            f"model output shape {outputs.shape} does not match {expected} "
-            f"(metadata lists {len(predictor.class_names)} class names)"
-        )
+def warm_up(predictor: Predictor, more_sizes: tuple[int, ...] = ()) -> None:
+    """Run a dummy batch of 2 (and of each of more_sizes), so no request pays for tracing or a shape's
+    first compile, and check the output shape. The one warm-up of a start: select.load_predictor for
+    the models it loads, create_app for an injected predictor."""
+    for size in (2, *(s for s in more_sizes if s != 2)):
+        dummy = np.zeros((size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS), np.uint8)
+        try:
+            outputs = np.asarray(predictor.predict_batch(dummy))
+        except Exception as exc:  # an incompatible signature fails here with TF-specific errors
+            raise ModelDirError(f"model warm-up failed: {type(exc).__name__}: {exc}") from None
+        expected = (size, len(predictor.class_names))
+        if outputs.shape != expected:
+            raise ModelDirError(
+                f"model output shape {outputs.shape} does not match {expected} "
+                f"(metadata lists {len(predictor.class_names)} class names)"
+            )

@@ -66,7 +66,6 @@ def _init_rate_limit(app: Flask, settings: Settings) -> None:
         retry_after="delta-seconds",
     )
     limiter.request_filter(lambda: not request.path.startswith(LIMITED_PREFIXES))
-    app.extensions["emotion_limiter"] = limiter
     if settings.rate_limit_on_error == "closed":
 
         @app.before_request  # registered after the limiter's own check, so it runs after it

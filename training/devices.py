@@ -9,6 +9,8 @@ import os
 import keras
 import tensorflow as tf
 
+from contract.devices import enable_memory_growth
+
 log = logging.getLogger(__name__)
 
 
@@ -30,14 +32,9 @@ def configure_devices(mixed_precision: str = "auto") -> tf.distribute.Strategy:
     - TF_CONFIG set -> MultiWorkerMirroredStrategy (training across machines);
       more than one GPU -> MirroredStrategy; otherwise the default strategy.
     """
-    gpus = tf.config.list_physical_devices("GPU")
+    gpus = enable_memory_growth(log)
     cpus = tf.config.list_physical_devices("CPU")
     log.info("devices: %d CPU, %d GPU %s", len(cpus), len(gpus), [g.name for g in gpus])
-    for gpu in gpus:
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError as exc:  # raised if the GPU was already initialised
-            log.warning("could not enable memory growth on %s: %s", gpu.name, exc)
     use_mixed = mixed_precision == "on" or (mixed_precision == "auto" and bool(gpus))
     policy = "mixed_float16" if use_mixed else "float32"
     if mixed_precision == "bf16":

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from contract import CHANNELS, IMAGE_SIZE
 from contract.modeldir import model_identity
 from service.runtime.cache import model_hash
 from service.runtime.convert import ConversionError, ensure_ir
@@ -67,12 +66,10 @@ def bucket(count: int) -> int:
     return next(b for b in BUCKETS if b >= count)
 
 
-def warm_buckets(predictor: OpenVINOPredictor, max_batch: int) -> None:
-    """Run every bucket up to max_batch once, so no request pays a shape's first compile."""
-    for size in BUCKETS:
-        predictor.predict_batch(np.zeros((size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS), np.uint8))
-        if size >= max_batch:
-            break
+def warm_sizes(max_batch: int) -> tuple[int, ...]:
+    """The buckets a batch of up to max_batch rows can land in: service.model.warm_up runs each once,
+    so no request pays a shape's first compile."""
+    return tuple(b for b in BUCKETS if b < max_batch or b == bucket(min(max_batch, BUCKETS[-1])))
 
 
 def _writable(folder: Path) -> bool:
@@ -103,9 +100,9 @@ def load_openvino(
     threads: int,
     cache_root: Path,
     calibration_dir: str = "",
-    max_batch: int = 32,
 ) -> OpenVINOPredictor:
-    """Convert (or reuse the cached conversion), compile with OpenVINO's blob cache, return the predictor.
+    """Convert (or reuse the cached conversion), compile with OpenVINO's blob cache, return the predictor
+    (not warmed up: select.load_predictor runs service.model.warm_up over warm_sizes).
 
     Raises ImportError when openvino is not installed and ConversionError when the model cannot be used.
     """
@@ -138,5 +135,4 @@ def load_openvino(
         _request=compiled.create_infer_request(),
         _compiled=compiled,
     )
-    warm_buckets(predictor, max_batch)
     return predictor

@@ -80,7 +80,7 @@ def runtime_info(predictor: Any) -> dict[str, str]:
 
 
 def load_predictor(settings: Settings) -> Any:
-    """The predictor the settings ask for, or TensorFlow when auto cannot use OpenVINO."""
+    """The predictor the settings ask for (or TensorFlow when auto cannot use OpenVINO), warmed up."""
     version_dir = resolve_version_dir(settings.model_dir)
     metadata = read_metadata(version_dir)
     flags = cpu.cpu_flags()
@@ -104,8 +104,8 @@ def load_predictor(settings: Settings) -> Any:
 
 def _openvino(settings: Settings, version_dir: Path, metadata: dict[str, Any], choice: Choice) -> Any:
     """Load through OpenVINO (imports it; ImportError when it is not installed)."""
-    from service.model import check_contract
-    from service.runtime.openvino_backend import load_openvino
+    from service.model import check_contract, warm_up
+    from service.runtime.openvino_backend import load_openvino, warm_sizes
 
     check_contract(metadata, version_dir)
     predictor = load_openvino(
@@ -115,8 +115,8 @@ def _openvino(settings: Settings, version_dir: Path, metadata: dict[str, Any], c
         threads=settings.intra_op_threads,
         cache_root=cache_dir(settings.runtime_cache_dir),
         calibration_dir=settings.calibration_dir,
-        max_batch=settings.batch_max_size,
     )
+    warm_up(predictor, warm_sizes(settings.batch_max_size))
     _log_choice(predictor, choice, settings)
     return predictor
 
@@ -124,13 +124,14 @@ def _openvino(settings: Settings, version_dir: Path, metadata: dict[str, Any], c
 def _tensorflow(settings: Settings, version_dir: Path, choice: Choice) -> Any:
     """Load the SavedModel signature itself with TensorFlow (GPU when one is visible)."""
     from service.devices import configure_devices
-    from service.model import configure_tensorflow
+    from service.model import configure_tensorflow, warm_up
     from service.model import load_predictor as load_savedmodel
 
     configure_tensorflow(settings.intra_op_threads, bf16=choice.precision == "bf16")
     device = configure_devices()  # GPU memory growth must be set before the model touches the device
     predictor = load_savedmodel(version_dir)
     predictor.precision, predictor.device = choice.precision, device
+    warm_up(predictor)
     _log_choice(predictor, choice, settings)
     return predictor
 

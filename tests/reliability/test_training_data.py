@@ -57,7 +57,7 @@ def test_permission_denied_is_counted_unreadable(tmp_path: Path, unreadable) -> 
 
 def test_messy_dataset_trains_and_reports_what_it_skipped(tmp_path: Path, unreadable) -> None:
     """Corrupt, non-image, nested, upper-case, symlinked, empty and unreadable files: a valid export."""
-    from training.savedmodel import load_predict_fn
+    from contract.savedmodel import load_predict_fn
     from training.train import train
 
     root = tmp_path / "data"

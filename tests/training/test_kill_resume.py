@@ -83,7 +83,7 @@ def test_killed_training_resumes_with_make_train_semantics(tmp_path: Path, sig: 
 
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert sorted(set(history.epoch)) == [0, 1, 2, 3]
-    from training.savedmodel import load_predict_fn
+    from contract.savedmodel import load_predict_fn
 
     probs = load_predict_fn(tmp_path / "models")(np.zeros((2, 48, 48, 1), np.uint8))
     assert probs.shape == (2, 7)
