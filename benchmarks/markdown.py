@@ -262,7 +262,7 @@ def _stages(stages: dict[str, Any]) -> list[str]:
         "",
         *table(["stage"] + [WORKLOADS[w] for w in WORKLOADS if w in stages], rows),
         "`flask_request` is one whole POST /predict through Flask's test client: its excess over `sum` "
-        "is multipart parsing, Flask and the batcher hop (including its wait for more requests).",
+        "is multipart parsing, Flask and the read stage (`model`: the classify stage, batcher hop included).",
         "",
     ]
 

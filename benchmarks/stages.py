@@ -1,14 +1,18 @@
-"""Per-stage cost of one image through the service's own functions, in-process, in milliseconds.
+"""Per-stage cost of one image through the service's own stage functions, in-process, in milliseconds.
 
-decode (`service.imaging.load_image`), detect (the service's detector; not run for
-crops in auto mode), crop/resize (`crop_face` + `to_model_input`), model
-(`predict_batch` on the image's faces), JSON (response dict, schema dump, JSON
-text), and the whole request through Flask's test client for comparison: the
-difference is Flask, multipart parsing and the batcher hop (its wait included).
+Each row times the public function the request path calls (service/pipeline.py):
+decode (`service.stages.decode.decode`), detect (the worker's detector, `Engine.faces.detector`;
+not run for crops in auto mode), crop_resize (the find-faces stage `Engine.faces` with that
+detection replayed, i.e. the stage without detecting), model (the classify stage
+`service.stages.classify.classify` through the worker's batcher: the hop to the batcher thread
+included), JSON (`service.stages.respond.image_response` and the JSON text), and the whole
+request through Flask's test client for comparison: the difference is Flask, multipart parsing
+and the read stage.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from collections.abc import Callable
@@ -42,59 +46,59 @@ def make_app(model_dir: str | Path):
     return create_app(settings)
 
 
+@dataclasses.dataclass(frozen=True)
+class Replay:
+    """A detector that answers with detections found before, so the crop step is timed alone."""
+
+    boxes: list
+    name: str = "replay"
+
+    def detect(self, image: np.ndarray) -> list:
+        """The recorded detections."""
+        return self.boxes
+
+
 def image_stages(app, payload: Payload, repeats: int) -> dict[str, float]:
     """Milliseconds per stage for one payload, with the service's default detect=auto policy."""
-    from contract import to_model_input
-    from contract.crop import crop_face
-    from contract.faces import CROP_MAX_SIDE, FaceRegions, whole_image
-    from service.imaging import load_image
-    from service.inference import Prepared
-    from service.schemas import PredictResponse
+    from service.stages.classify import classify
+    from service.stages.decode import decode
+    from service.stages.respond import image_response
 
     engine = app.extensions["engine"]
-    settings = engine.settings
-    image = load_image(payload.data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels)
-    detected = max(image.shape[:2]) > CROP_MAX_SIDE
-    boxes = engine.detector.detect(image) if detected else [whole_image(image)]
+    limits, faces, mode = engine.limits, engine.faces, "auto"
+    image = decode(payload.data, limits)
+    prepared = faces.prepare(image, mode)
+    detected = prepared.regions.detection_used
+    boxes = faces.detector.detect(image) if detected else []
+    replayed = dataclasses.replace(faces, detector=Replay(boxes))
+    inputs = list(prepared.regions.inputs) or [np.zeros((48, 48, 1), np.uint8)]
+    timeout = engine.settings.inference_timeout_s
+    probabilities = classify(engine.batcher, inputs, timeout_s=timeout)[: len(prepared.regions.faces)]
 
-    def crops() -> np.ndarray:
-        """The image's model inputs, as find_faces builds them."""
-        return np.stack(
-            [to_model_input(crop_face(image, b, engine.policy) if detected else image) for b in boxes]
-            or [np.zeros((48, 48, 1), np.uint8)]
-        )
-
-    inputs = crops()
-    probabilities = engine.predictor.predict_batch(inputs)[: len(boxes)]
-    prepared = Prepared(
-        width=image.shape[1],
-        height=image.shape[0],
-        mode="auto",
-        regions=FaceRegions(faces=boxes, inputs=inputs, detection_used=detected),
-    )
-
-    def encode() -> bytes:
+    def respond() -> bytes:
         """The response body, as the view builds it."""
-        return app.json.dumps(PredictResponse().dump(engine._result(prepared, probabilities))).encode()
+        answer = image_response(
+            prepared,
+            probabilities,
+            class_names=engine.predictor.class_names,
+            model=engine.model_ref,
+            detector=faces.detector.name,
+        )
+        return app.json.dumps(answer).encode()
 
     row = {
-        "decode": median_ms(
-            lambda: load_image(
-                payload.data, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels
-            ),
-            repeats,
-        ),
-        "detect": median_ms(lambda: engine.detector.detect(image), repeats) if detected else 0.0,
-        "crop_resize": median_ms(crops, repeats),
-        "model": median_ms(lambda: engine.predictor.predict_batch(inputs), repeats),
-        "json": median_ms(encode, repeats),
+        "decode": median_ms(lambda: decode(payload.data, limits), repeats),
+        "detect": median_ms(lambda: faces.detector.detect(image), repeats) if detected else 0.0,
+        "crop_resize": median_ms(lambda: replayed(image, mode), repeats),
+        "model": median_ms(lambda: classify(engine.batcher, inputs, timeout_s=timeout), repeats),
+        "json": median_ms(respond, repeats),
     }
     row["sum"] = sum(row.values())
     client = app.test_client()
     row["flask_request"] = median_ms(
         lambda: client.post("/predict", data={"image": (io.BytesIO(payload.data), payload.name)}), repeats
     )
-    row["faces"] = len(boxes)
+    row["faces"] = len(prepared.regions.faces)
     return row
 
 

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from service.errors import ApiError
-from service.inference import Engine
-from service.inputs import batch_images, single_image
-from service.schemas import BatchResponse, Health, Metadata, PredictQuery, PredictResponse
+from service.errors import item_error
+from service.pipeline import Engine
+from service.schemas import Health, Metadata, PredictQuery
+from service.stages import StageError
+from service.stages.faces import Prepared
+from service.stages.read import limit_body, read_image, read_images
+from service.stages.respond import batch_response
 
 bp = Blueprint("api", __name__)
-# Multipart and base64 wrap the image bytes: allow for base64's 4/3 plus headers before refusing a body.
-OVERHEAD = 64 * 1024
-# Schemas are stateless once built; building one per request cost more than the dump itself.
-PREDICT_RESPONSE, BATCH_RESPONSE, PREDICT_QUERY = PredictResponse(), BatchResponse(), PredictQuery()
+PREDICT_QUERY = PredictQuery()
 
 
 def engine() -> Engine:
@@ -25,42 +24,31 @@ def engine() -> Engine:
     return current_app.extensions["engine"]
 
 
-def _limit_body(items: int) -> None:
-    """Refuse oversized bodies while reading them (413), before any parsing."""
-    request.max_content_length = items * (engine().settings.max_upload_bytes * 4 // 3 + OVERHEAD)
-
-
 @bp.post("/predict")
 def predict() -> ResponseReturnValue:
     """Faces and emotions in one image (multipart 'image'/'file', raw image body, or JSON base64)."""
     eng = engine()
-    _limit_body(1)
+    limit_body(request, eng.limits, 1)
     mode = PREDICT_QUERY.load(request.args)["detect"]
-    prepared = eng.prepare(single_image(request, eng.settings.max_upload_bytes), mode)
-    return jsonify(PREDICT_RESPONSE.dump(eng.classify([prepared])[0]))
+    prepared = eng.prepare(read_image(request, eng.limits), mode)
+    return jsonify(eng.answer([prepared])[0])
 
 
 @bp.post("/predict/batch")
 def predict_batch() -> ResponseReturnValue:
     """Several images (multipart 'images' repeated, or JSON {"images": [...]}); results in input order."""
     eng = engine()
-    settings = eng.settings
-    _limit_body(settings.max_batch_items)
+    limit_body(request, eng.limits, eng.limits.batch_items)
     mode = PREDICT_QUERY.load(request.args)["detect"]
-    items = batch_images(request, settings.max_upload_bytes, settings.max_batch_items)
-    slots: list[Any] = []
-    for item in items:
+    slots: list[Prepared | StageError] = []
+    for item in read_images(request, eng.limits):
         try:
             slots.append(eng.prepare(item, mode) if isinstance(item, bytes) else item)
-        except ApiError as exc:  # a bad item gets its own error entry; the others go on
+        except StageError as exc:  # a bad item gets its own error entry; the others go on
             slots.append(exc)
-    good = [slot for slot in slots if not isinstance(slot, Exception)]
-    answers = iter(eng.classify(good))
-    results = [
-        {"error": slot.to_dict()} if isinstance(slot, ApiError) else PREDICT_RESPONSE.dump(next(answers))
-        for slot in slots
-    ]
-    return jsonify(BATCH_RESPONSE.dump({"model": eng.model_ref, "results": results}))
+    answers = iter(eng.answer([slot for slot in slots if isinstance(slot, Prepared)]))
+    results = [item_error(slot) if isinstance(slot, StageError) else next(answers) for slot in slots]
+    return jsonify(batch_response(eng.model_ref, results))
 
 
 @bp.get("/health")

@@ -9,7 +9,8 @@ import cv2
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service import api, errors, headers, inference, metrics, pages, security
+from service import api, errors, headers, metrics, pages, pipeline, security
+from service.limits import Limits
 from service.model import Predictor, warm_up
 from service.runtime import select
 from service.settings import Settings
@@ -45,7 +46,8 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
             x_for=settings.trusted_proxies,  # type: ignore[method-assign]
             x_proto=settings.trusted_proxies,
         )
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes * 4 // 3 + api.OVERHEAD
+    # Any endpoint that sets no body limit of its own (the views set theirs) gets one image's.
+    app.config["MAX_CONTENT_LENGTH"] = Limits.from_settings(settings).image_body_bytes(1)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # probabilities keep the model's class order
     app.extensions["settings"] = settings
 
@@ -53,7 +55,7 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     headers.init_app(app)
     app_metrics = metrics.init_app(app)
     security.init_app(app, settings)
-    engine = inference.init_app(app, settings, predictor, app_metrics)
+    engine = pipeline.init_app(app, settings, predictor, app_metrics)
     api.init_app(app)
     video_api.init_app(app)  # POST /predict/video on the same engine and batcher
     pages.init_app(app)

@@ -1,4 +1,5 @@
-"""Typed API errors and the one handler that turns every error into JSON."""
+"""Typed API errors, the one table that maps every stage error to HTTP, and the handlers that turn
+every error into JSON."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from gunicorn.http.errors import NoMoreData, ParseException
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from service.stages import StageError
+from service.stages import classify as cls
+from service.stages import decode as dec
+from service.stages import read as rd
+
 log = logging.getLogger(__name__)
 
 
@@ -20,11 +26,18 @@ class ApiError(Exception):
     code = "bad_request"
 
     def __init__(
-        self, message: str, *, code: str | None = None, details: Any = None, retry_after: int | None = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        retry_after: int | None = None,
+        status_code: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.code
+        self.status_code = status_code or self.status_code
         self.details = details
         self.retry_after = retry_after
 
@@ -78,6 +91,41 @@ class Timeout(ApiError):
     status_code, code = 504, "timeout"
 
 
+# Each stage error as the API shows it: the ApiError class (status), the code if not the class's
+# own, and Retry-After seconds. Only this table knows how a stage's failure looks over HTTP.
+STAGE_ERRORS: dict[type[StageError], tuple[type[ApiError], str | None, int | None]] = {
+    rd.UnsupportedContentType: (UnsupportedMedia, None, None),
+    rd.InvalidJson: (BadImage, "invalid_json", None),
+    rd.InvalidBase64: (BadImage, "invalid_base64", None),
+    rd.ImageBodyTooLarge: (TooLarge, None, None),
+    rd.TooManyItems: (TooLarge, "too_many_items", None),
+    rd.MissingField: (Invalid, None, None),
+    dec.NotAnImage: (BadImage, None, None),
+    dec.UnsupportedImageFormat: (UnsupportedMedia, "unsupported_image_format", None),
+    dec.ImageTooLarge: (TooLarge, None, None),
+    dec.TooManyPixels: (TooLarge, "too_many_pixels", None),
+    cls.NotReady: (Unavailable, "not_ready", 5),
+    cls.Overloaded: (Unavailable, "overloaded", 1),
+    cls.ShuttingDown: (Unavailable, "shutting_down", 5),
+    cls.InferenceTimeout: (Timeout, None, None),
+}
+
+
+def api_error(error: StageError) -> ApiError:
+    """The ApiError a stage error is shown as (STAGE_ERRORS); an unmapped one is a 500."""
+    try:
+        kind, code, retry_after = STAGE_ERRORS[type(error)]
+    except KeyError:
+        log.error("stage error %s has no HTTP mapping", type(error).__name__)
+        return ApiError("internal server error", code="internal_error", status_code=500)
+    return kind(error.message, code=code, details=error.details, retry_after=retry_after)
+
+
+def item_error(error: StageError) -> dict[str, Any]:
+    """A /predict/batch item that failed: {"error": {"code", "message"[, "details"]}}."""
+    return {"error": api_error(error).to_dict()}
+
+
 def error_response(error: ApiError) -> tuple[Response, int]:
     """The JSON response for an ApiError, with Retry-After when it has one."""
     response = jsonify(error=error.to_dict())
@@ -116,6 +164,7 @@ def _unexpected(exc: Exception) -> tuple[Response, int]:
 def init_app(app: Flask) -> None:
     """Register the JSON error handlers."""
     app.register_error_handler(ApiError, error_response)
+    app.register_error_handler(StageError, lambda exc: error_response(api_error(exc)))
     app.register_error_handler(
         ValidationError,
         lambda exc: error_response(Invalid("request validation failed", details=exc.messages)),

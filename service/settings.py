@@ -16,8 +16,6 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 BATCHING_MODES = ("adaptive", "fixed", "off")
 # What a rate-limited request gets while RATE_LIMIT_STORAGE (Redis) is unreachable.
 RATE_LIMIT_FAILURE_MODES = ("open", "closed")
-# Multipart and base64 wrap the image bytes: allow for base64's 4/3 plus headers before refusing a body.
-BODY_OVERHEAD = 64 * 1024
 # auto: OpenVINO on a CPU-only host, TensorFlow when a GPU is visible (service/runtime/select.py).
 INFERENCE_BACKENDS = ("auto", "tensorflow", "openvino")
 # auto: bf16 where the CPU has AMX or AVX512_BF16, else f32; int8 needs a calibrated build (make quantize).
@@ -93,21 +91,6 @@ class Settings:
     runtime_cache_dir: str = ""
     # Face images that calibrate int8 at startup when no int8 build is cached ("" = refuse to start).
     calibration_dir: str = ""
-
-    @property
-    def max_upload_bytes(self) -> int:
-        """The per-image upload limit in bytes."""
-        return int(self.max_upload_mb * 1024 * 1024)
-
-    @property
-    def max_request_bytes(self) -> int:
-        """The largest body an image endpoint accepts: a full batch of base64 images."""
-        return self.max_batch_items * (self.max_upload_bytes * 4 // 3 + BODY_OVERHEAD)
-
-    @property
-    def max_video_bytes(self) -> int:
-        """The /predict/video upload limit in bytes."""
-        return int(self.max_video_mb * 1024 * 1024)
 
     @property
     def intra_op_threads(self) -> int:

@@ -29,7 +29,8 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from service.framing import Framing
 from service.headers import API_POLICY, COMMON
-from service.settings import BODY_OVERHEAD, Settings
+from service.limits import Limits
+from service.settings import Settings
 
 SPOOL_MEMORY_BYTES = 1024 * 1024
 READ_SIZE = 256 * 1024
@@ -146,8 +147,7 @@ class BufferedThreadWorker(ThreadWorker):
         cfg = self.cfg
         line = (cfg.limit_request_line or 64 * 1024) + 2
         head = line + (cfg.limit_request_fields or 100) * ((cfg.limit_request_field_size or 8190) + 2) + 2
-        video = int(getattr(self.settings, "max_video_mb", 0) * 1024 * 1024) + BODY_OVERHEAD
-        return Framing(line, head, max(self.settings.max_request_bytes, video))
+        return Framing(line, head, Limits.from_settings(self.settings).largest_body_bytes)
 
     def enqueue_req(self, conn) -> None:
         """New, kept-alive and pipelined requests are buffered first; complete ones go to a thread."""

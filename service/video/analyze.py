@@ -18,8 +18,9 @@ import numpy as np
 
 from contract.crop import LEGACY, CropPolicy
 from contract.detect import Detector
-from contract.faces import FaceRegions, find_faces
+from contract.faces import FaceRegions
 from service.batcher import QueueFull
+from service.stages.faces import FaceFinder
 from service.video.smoothing import DEFAULT_ALPHA, DEFAULT_WINDOW, FaceResult, FrameResult, Smoother
 from service.video.source import DEFAULT_FPS, Frame, Sampler
 from service.video.summary import Summaries
@@ -65,9 +66,9 @@ class Sink(Protocol):
 def face_finder(
     detector: Detector, mode: str, policy: CropPolicy = LEGACY, min_face_size: int = 0
 ) -> FindFaces:
-    """The detection and crop step of /predict for the CLI's frames: the model's crop policy and
-    MIN_FACE_SIZE, as Engine.find_faces applies them (the HTTP path calls Engine.find_faces itself)."""
-    return lambda image: find_faces(image, detector, mode, policy, min_face_size)
+    """The find-faces stage of /predict for the CLI's frames (the HTTP path uses its Engine.faces)."""
+    finder = FaceFinder(detector, policy, min_face_size)
+    return lambda image: finder(image, mode)
 
 
 class RowBudget:

@@ -15,9 +15,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from service.errors import Unavailable
-from service.inference import Engine, batcher_errors
+from service.pipeline import Engine
 from service.settings import Settings
+from service.stages.classify import model_errors, require_ready
 from service.video.analyze import Options, RowBudget, analyze, video_block
 from service.video.errors import VideoTooLarge
 from service.video.schemas import VideoQuery, VideoResponse
@@ -26,8 +26,6 @@ from service.video.upload import video_upload
 from service.video.writers import JsonFrames
 
 bp = Blueprint("video", __name__)
-# Multipart headers around the file: allowed on top of MAX_VIDEO_MB before the body is refused.
-OVERHEAD = 64 * 1024
 VIDEO_QUERY, VIDEO_RESPONSE = VideoQuery(), VideoResponse()
 # A container whose rate is unknown may still hold at most this many frames per second of video.
 UNKNOWN_RATE_FPS = 120.0
@@ -97,7 +95,7 @@ def run(eng: Engine, path: Any, options: Options, budget: RowBudget) -> dict[str
         frames = JsonFrames(names)
         summaries = analyze(
             sampler,
-            lambda image: eng.find_faces(image, options.detect),  # exactly /predict's detect + crop
+            lambda image: eng.faces(image, options.detect),  # exactly /predict's find-faces stage
             eng.batcher.submit,
             names,
             options,
@@ -113,7 +111,7 @@ def run(eng: Engine, path: Any, options: Options, budget: RowBudget) -> dict[str
         "model": eng.model_ref,
         "video": video_block(sampler, options),
         "options": options.to_dict(),
-        "detector": eng.detector.name,
+        "detector": eng.faces.detector.name,
         "faces_found": bool(tracks),
         "tracks": tracks,
         "frames": frames.frames,
@@ -125,13 +123,12 @@ def predict_video() -> ResponseReturnValue:
     """Faces, tracks and emotions over time in one short video (multipart field 'video')."""
     eng: Engine = current_app.extensions["engine"]
     settings = eng.settings
-    request.max_content_length = settings.max_video_bytes + OVERHEAD
+    request.max_content_length = eng.limits.video_body_bytes
     query = VIDEO_QUERY.load(request.args)
-    if not eng.ready:
-        raise Unavailable("the model is not ready", code="not_ready", retry_after=5)
-    with video_upload(request, settings.max_video_bytes) as path:
+    require_ready(eng.ready)
+    with video_upload(request, eng.limits.video_bytes) as path:
         options = _options(query, settings)  # after the upload's own checks: a missing field is 422
-        with batcher_errors(settings.inference_timeout_s):
+        with model_errors(settings.inference_timeout_s):
             body = run(eng, path, options, current_app.extensions["video_budget"])
     return jsonify(VIDEO_RESPONSE.dump(body))
 

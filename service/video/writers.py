@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from service.face_json import face_json
+from service.stages.respond import face_json
 from service.video.smoothing import FaceResult, FrameResult
 
 CSV_FIELDS = (

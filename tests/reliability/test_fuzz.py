@@ -1,8 +1,8 @@
 """Property-based fuzzing of upload decoding and preprocessing (hypothesis).
 
 Random bytes and mutated real images (bit flips, cuts, splices, inserted bytes, patched
-header dimensions) go through `load_image` and then `to_model_input`, exactly as an
-upload does. The only exception allowed out is the documented ApiError (400/413/415);
+header dimensions) go through the decode stage and then `to_model_input`, exactly as an
+upload does. The only exception allowed out is the stage's DecodeError (shown as 400/413/415);
 anything that decodes must come out as a valid 48x48x1 uint8 model input.
 """
 
@@ -17,12 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract import to_model_input
-from service.errors import ApiError
-from service.imaging import load_image
+from service.errors import api_error
+from service.limits import Limits
+from service.stages.decode import DecodeError, decode
 from tests.reliability import corpus
 from tests.synthetic import encode, make_face
 
-LIMITS = {"max_bytes": 2 * 1024 * 1024, "max_pixels": 4_000_000}
+LIMITS = Limits(image_bytes=2 * 1024 * 1024, pixels=4_000_000, batch_items=1, video_bytes=1)
 SEEDS = [encode(make_face(3, seed=1, color=ext == ".jpg"), ext) for ext in (".png", ".jpg", ".bmp", ".webp")]
 SEEDS += [
     encode(make_face(2).astype(np.uint16) * 257),
@@ -37,17 +38,17 @@ DIMENSIONS = {b"\x89PNG": (16, ">II"), b"BM": (18, "<ii"), b"\xff\xd8": (None, "
 def preprocess(data: bytes) -> np.ndarray | None:
     """What the service does to an upload before detection; None for a documented refusal."""
     try:
-        image = load_image(data, **LIMITS)
-    except ApiError as exc:
-        assert exc.status_code in (400, 413, 415), exc
+        image = decode(data, LIMITS)
+    except DecodeError as exc:
+        assert api_error(exc).status_code in (400, 413, 415), exc
         return None
     assert image.dtype == np.uint8 and image.ndim in (2, 3)
-    assert image.shape[0] * image.shape[1] <= LIMITS["max_pixels"]
+    assert image.shape[0] * image.shape[1] <= LIMITS.pixels
     return to_model_input(image)
 
 
 def check(data: bytes) -> None:
-    """No exception but ApiError; a decoded image always becomes a valid model input."""
+    """No exception but DecodeError; a decoded image always becomes a valid model input."""
     model_input = preprocess(data)
     if model_input is not None:
         assert model_input.shape == (48, 48, 1) and model_input.dtype == np.uint8

@@ -52,19 +52,19 @@ def tripwires(monkeypatch: pytest.MonkeyPatch):
         def tripped(*args, **kwargs):
             pytest.fail("expensive work ran for an over-limit request")
 
-        monkeypatch.setattr("service.imaging.decode_image", tripped)
+        monkeypatch.setattr("service.stages.decode.decode_image", tripped)
         if base64:
-            monkeypatch.setattr("service.inputs.base64", SimpleNamespace(b64decode=tripped))
-        monkeypatch.setattr("service.inference.find_faces", tripped)
-        monkeypatch.setattr("service.inference.Engine._predict", tripped)
+            monkeypatch.setattr("service.stages.read.base64", SimpleNamespace(b64decode=tripped))
+        monkeypatch.setattr("service.stages.faces.find_faces", tripped)
+        monkeypatch.setattr("service.pipeline.classify", tripped)
 
     return arm
 
 
 def test_limits_are_read_from_the_environment(limited) -> None:
     """MAX_UPLOAD_MB, MAX_PIXELS and MAX_BATCH_ITEMS reach the running app."""
-    settings = limited.extensions["settings"]
-    assert (settings.max_upload_bytes, settings.max_pixels, settings.max_batch_items) == (LIMIT, 10_000, 3)
+    limits = limited.extensions["engine"].limits
+    assert (limits.image_bytes, limits.pixels, limits.batch_items) == (LIMIT, 10_000, 3)
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ def test_batch_item_limit_is_checked_before_decoding(
 ) -> None:
     """Too many items: 413 without decoding any of them."""
     client = make_app(max_batch_items=2).test_client()
-    monkeypatch.setattr("service.inference.load_image", lambda *a, **k: pytest.fail("decoded"))
+    monkeypatch.setattr("service.pipeline.decode", lambda *a, **k: pytest.fail("decoded"))
     response = client.post("/predict/batch", json={"images": [base64.b64encode(face_png).decode()] * 3})
     assert_error(response, 413, "too_many_items")
 

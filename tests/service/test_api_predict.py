@@ -145,3 +145,14 @@ def test_haar_detector_option(make_app, photo_jpeg: bytes) -> None:
     check_result(body, faces=1)
     assert body["detection"] == {"mode": "auto", "detector": "haar", "used": True, "too_small": 0}
     assert body["faces"][0]["detection_score"] is None
+
+
+@pytest.mark.parametrize("seed", [9, 10])
+def test_sharpness_is_the_laplacian_variance_of_the_model_input(client, seed: int) -> None:
+    """A crop classified whole reports the variance of the Laplacian of its 48x48 model input."""
+    from contract import to_model_input
+
+    face = cv2.GaussianBlur(make_face(2, seed=seed), (5, 5), 0) if seed % 2 else make_face(2, seed=seed)
+    body = client.post("/predict?detect=never", data=upload(encode(face))).json
+    expected = cv2.Laplacian(np.squeeze(to_model_input(face)), cv2.CV_64F).var()
+    assert body["faces"][0]["sharpness"] == round(expected, 1)

@@ -37,7 +37,7 @@ def predictor_with(policy: dict | None) -> RecordingPredictor:
 def test_engine_reads_the_policy_from_metadata(make_app, policy, expected) -> None:
     """A model without crop_policy keeps the legacy framing; one with it is served with it."""
     app = make_app(predictor_with(policy))
-    assert app.extensions["engine"].policy == expected
+    assert app.extensions["engine"].faces.policy == expected
 
 
 def test_faces_are_cropped_with_the_served_policy(make_app, photo_jpeg: bytes) -> None:

@@ -1,4 +1,4 @@
-"""Upload decoding: formats, header dimensions, limits before decode, EXIF, 16-bit, alpha."""
+"""The decode stage: formats, header dimensions, limits before decode, EXIF, 16-bit, alpha."""
 
 from __future__ import annotations
 
@@ -8,12 +8,20 @@ import cv2
 import numpy as np
 import pytest
 
-from service.errors import BadImage, TooLarge, UnsupportedMedia
-from service.imaging import header_size, load_image, sniff_format
+from service.limits import Limits
+from service.stages.decode import (
+    ImageTooLarge,
+    NotAnImage,
+    TooManyPixels,
+    UnsupportedImageFormat,
+    decode,
+    header_size,
+    sniff_format,
+)
 from tests.support.payloads import png_claiming
 from tests.synthetic import encode, make_face
 
-LIMITS = {"max_bytes": 10 * 1024 * 1024, "max_pixels": 10_000_000}
+LIMITS = Limits(image_bytes=10 * 1024 * 1024, pixels=10_000_000, batch_items=16, video_bytes=1)
 
 
 def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
@@ -36,7 +44,7 @@ def test_header_size_matches_the_pixels(ext: str, shape: tuple[int, ...]) -> Non
     image = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
     data = encode(image, ext)
     assert header_size(data, sniff_format(data)) == (53, 37)
-    assert load_image(data, **LIMITS).shape[:2] == (37, 53)
+    assert decode(data, LIMITS).shape[:2] == (37, 53)
 
 
 def test_lossless_webp_header() -> None:
@@ -51,7 +59,7 @@ def test_exif_orientation_is_applied() -> None:
     """A phone JPEG stored sideways (Orientation=6) comes out upright: width and height swap."""
     image = np.zeros((40, 60, 3), np.uint8)
     image[:, :10] = 255  # a white stripe on the left...
-    upright = load_image(with_exif_orientation(encode(image, ".jpg"), 6), **LIMITS)
+    upright = decode(with_exif_orientation(encode(image, ".jpg"), 6), LIMITS)
     assert upright.shape[:2] == (60, 40)
     assert upright[:8].mean() > 200 and upright[20:].mean() < 30  # ...is on top after rotating 90 degrees
 
@@ -59,48 +67,47 @@ def test_exif_orientation_is_applied() -> None:
 def test_sixteen_bit_png_and_alpha_are_brought_to_8bit() -> None:
     """16-bit PNGs keep their look in 8 bits; an alpha channel does not break decoding."""
     sixteen = make_face(3).astype(np.uint16) * 257
-    decoded = load_image(encode(sixteen), **LIMITS)
+    decoded = decode(encode(sixteen), LIMITS)
     assert decoded.dtype == np.uint8
     np.testing.assert_allclose(decoded.astype(int), make_face(3).astype(int), atol=1)
     bgra = cv2.cvtColor(make_face(3, color=True), cv2.COLOR_BGR2BGRA)
-    assert load_image(encode(bgra), **LIMITS).shape[:2] == (48, 48)
+    assert decode(encode(bgra), LIMITS).shape[:2] == (48, 48)
 
 
 def test_pixel_bomb_is_refused_from_the_header(monkeypatch: pytest.MonkeyPatch) -> None:
     """A header claiming 60000x60000 is refused without the full decode ever running."""
-    monkeypatch.setattr("service.imaging.decode_image", lambda data: pytest.fail("decoded a bomb"))
-    with pytest.raises(TooLarge) as caught:
-        load_image(png_claiming(60_000, 60_000), **LIMITS)
-    assert caught.value.code == "too_many_pixels" and caught.value.status_code == 413
+    monkeypatch.setattr("service.stages.decode.decode_image", lambda data: pytest.fail("decoded a bomb"))
+    with pytest.raises(TooManyPixels):
+        decode(png_claiming(60_000, 60_000), LIMITS)
 
 
 def test_upload_size_limit() -> None:
     """Bytes over the upload limit are refused before anything else."""
-    with pytest.raises(TooLarge):
-        load_image(encode(make_face(0)), max_bytes=100, max_pixels=10**6)
+    with pytest.raises(ImageTooLarge):
+        decode(encode(make_face(0)), Limits(image_bytes=100, pixels=10**6, batch_items=1, video_bytes=1))
 
 
 @pytest.mark.parametrize(
-    ("data", "error", "code"),
+    ("data", "error"),
     [
-        (b"", BadImage, "invalid_image"),
-        (b"hello, not an image", BadImage, "invalid_image"),
-        (b"GIF89a\x01\x00\x01\x00", UnsupportedMedia, "unsupported_image_format"),
-        (b"II*\x00" + bytes(20), UnsupportedMedia, "unsupported_image_format"),
-        (b"\xff\xd8\xff\xe0\x00\x10JFIF", BadImage, "invalid_image"),  # JPEG cut before its size
-        (b"\x89PNG\r\n\x1a\n\x00\x00", BadImage, "invalid_image"),  # PNG without IHDR
-        (png_claiming(0, 10), BadImage, "invalid_image"),
+        (b"", NotAnImage),
+        (b"hello, not an image", NotAnImage),
+        (b"GIF89a\x01\x00\x01\x00", UnsupportedImageFormat),
+        (b"II*\x00" + bytes(20), UnsupportedImageFormat),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", NotAnImage),  # JPEG cut before its size
+        (b"\x89PNG\r\n\x1a\n\x00\x00", NotAnImage),  # PNG without IHDR
+        (png_claiming(0, 10), NotAnImage),
     ],
 )
-def test_bad_bytes_raise_typed_errors(data: bytes, error: type, code: str) -> None:
-    """Garbage, truncated and foreign formats map to 400/415 errors, never to an OpenCV crash."""
-    with pytest.raises(error) as caught:
-        load_image(data, **LIMITS)
-    assert caught.value.code == code
+def test_bad_bytes_raise_typed_errors(data: bytes, error: type) -> None:
+    """Garbage, truncated and foreign formats raise the decode stage's own errors, never an OpenCV crash
+    (their status codes: tests/service/test_stages.py)."""
+    with pytest.raises(error):
+        decode(data, LIMITS)
 
 
 def test_truncated_file_with_a_valid_header() -> None:
     """The header passes but the pixels are missing: still a clean 400."""
     data = encode(np.random.default_rng(1).integers(0, 255, (64, 64), dtype=np.uint8))
-    with pytest.raises(BadImage):
-        load_image(data[:60], **LIMITS)
+    with pytest.raises(NotAnImage):
+        decode(data[:60], LIMITS)

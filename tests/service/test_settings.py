@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.limits import Limits
 from service.settings import Settings, SettingsError
 
 
@@ -12,7 +13,7 @@ def test_defaults_without_environment() -> None:
     settings = Settings.from_env({})
     assert settings.model_dir == "models/emotion"
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
-    assert settings.max_upload_bytes == 10 * 1024 * 1024
+    assert Limits.from_settings(settings).image_bytes == 10 * 1024 * 1024
     assert settings.detector == "yunet"
     assert settings.api_key == "" and settings.rate_limit == ""
     assert settings.rate_limit_storage == "memory://" and settings.rate_limit_on_error == "open"
@@ -40,7 +41,7 @@ def test_environment_values_are_parsed() -> None:
         }
     )
     assert settings.model_dir == "/m" and settings.port == 9001 and settings.workers == 2
-    assert settings.max_upload_bytes == int(2.5 * 1024 * 1024)
+    assert Limits.from_settings(settings).image_bytes == int(2.5 * 1024 * 1024)
     assert settings.detector == "haar" and settings.log_level == "debug"
     assert settings.batch_max_wait_ms == 0 and settings.threads == Settings().threads
     assert settings.api_key == "s3cret" and settings.rate_limit == "5/second"

@@ -1,4 +1,4 @@
-"""Untrusted upload bytes -> image array, with every limit checked before the full decode.
+"""Stage 2, decode: untrusted upload bytes -> image array, with every limit checked before the full decode.
 
 The format is sniffed from magic bytes and the dimensions read from the file
 header, so a decompression bomb (a small file claiming a huge canvas) is refused
@@ -13,13 +13,35 @@ import struct
 import numpy as np
 
 from contract import ImageDecodeError, decode_image
-from service.errors import BadImage, TooLarge, UnsupportedMedia
+from service.limits import Limits
+from service.stages import StageError
+
+
+class DecodeError(StageError):
+    """The bytes are not an image this service decodes, or one over a limit."""
+
+
+class NotAnImage(DecodeError):
+    """Empty data, unknown magic bytes, a malformed header, or pixels that do not decode."""
+
+
+class UnsupportedImageFormat(DecodeError):
+    """A real image in a format outside the contract (gif, tiff, ico)."""
+
+
+class ImageTooLarge(DecodeError):
+    """More bytes than MAX_UPLOAD_MB."""
+
+
+class TooManyPixels(DecodeError):
+    """A canvas (claimed by the header, or decoded) over MAX_PIXELS."""
+
 
 _OTHER_FORMATS = {b"GIF8": "gif", b"II*\0": "tiff", b"MM\0*": "tiff", b"\x00\x00\x01\x00": "ico"}
 
 
 def sniff_format(data: bytes) -> str:
-    """'jpeg', 'png', 'bmp' or 'webp' from the magic bytes; 415 for other image formats, else 400."""
+    """'jpeg', 'png', 'bmp' or 'webp' from the magic bytes; else UnsupportedImageFormat or NotAnImage."""
     if data.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -30,10 +52,8 @@ def sniff_format(data: bytes) -> str:
         return "webp"
     other = _OTHER_FORMATS.get(data[:4])
     if other:
-        raise UnsupportedMedia(
-            f"{other} images are not supported (use jpeg, png, bmp or webp)", code="unsupported_image_format"
-        )
-    raise BadImage("data is not a jpeg, png, bmp or webp image")
+        raise UnsupportedImageFormat(f"{other} images are not supported (use jpeg, png, bmp or webp)")
+    raise NotAnImage("data is not a jpeg, png, bmp or webp image")
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:
@@ -54,7 +74,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
             height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
             return width, height
         pos += 2 + length
-    raise BadImage("truncated or malformed jpeg header")
+    raise NotAnImage("truncated or malformed jpeg header")
 
 
 def _webp_size(data: bytes) -> tuple[int, int]:
@@ -68,7 +88,7 @@ def _webp_size(data: bytes) -> tuple[int, int]:
         return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
     if chunk == b"VP8X" and len(data) >= 30:
         return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
-    raise BadImage("truncated or malformed webp header")
+    raise NotAnImage("truncated or malformed webp header")
 
 
 def header_size(data: bytes, kind: str) -> tuple[int, int]:
@@ -82,27 +102,26 @@ def header_size(data: bytes, kind: str) -> tuple[int, int]:
         return abs(width), abs(height)  # negative height = top-down rows
     if kind == "webp":
         return _webp_size(data)
-    raise BadImage(f"truncated or malformed {kind} header")
+    raise NotAnImage(f"truncated or malformed {kind} header")
 
 
-def load_image(data: bytes, *, max_bytes: int, max_pixels: int) -> np.ndarray:
+def decode(data: bytes, limits: Limits) -> np.ndarray:
     """Check size, format and pixel count, then decode to a uint8 gray/BGR array (EXIF-upright)."""
+    max_bytes, max_pixels = limits.image_bytes, limits.pixels
     if not data:
-        raise BadImage("empty image data")
+        raise NotAnImage("empty image data")
     if len(data) > max_bytes:
-        raise TooLarge(f"image of {len(data)} bytes is over the {max_bytes} byte limit")
+        raise ImageTooLarge(f"image of {len(data)} bytes is over the {max_bytes} byte limit")
     kind = sniff_format(data)
     width, height = header_size(data, kind)
     if width * height > max_pixels:
-        raise TooLarge(
-            f"image of {width}x{height} pixels is over the {max_pixels} pixel limit", code="too_many_pixels"
-        )
+        raise TooManyPixels(f"image of {width}x{height} pixels is over the {max_pixels} pixel limit")
     if width == 0 or height == 0:
-        raise BadImage(f"{kind} header claims an empty {width}x{height} image")
+        raise NotAnImage(f"{kind} header claims an empty {width}x{height} image")
     try:
         image = decode_image(data)
     except ImageDecodeError as exc:
-        raise BadImage(str(exc)) from None
+        raise NotAnImage(str(exc)) from None
     if image.shape[0] * image.shape[1] > max_pixels:  # a header that lied
-        raise TooLarge(f"decoded image is over the {max_pixels} pixel limit", code="too_many_pixels")
+        raise TooManyPixels(f"decoded image is over the {max_pixels} pixel limit")
     return image

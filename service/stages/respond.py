@@ -1,0 +1,65 @@
+"""Stage 5, respond: probabilities -> the JSON-ready answer (/predict, /predict/batch, and the face
+objects of /predict/video and the video CLI's files)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from service.schemas import BatchResponse, PredictResponse
+from service.stages.faces import Prepared
+
+# Schemas are stateless once built; building one per request cost more than the dump itself.
+PREDICT_RESPONSE, BATCH_RESPONSE = PredictResponse(), BatchResponse()
+
+
+def face_json(box: Any, probs: np.ndarray, names: list[str], sharp: float | None) -> dict[str, Any]:
+    """One face of a response: box, label, confidence, every probability, score and quality."""
+    top = int(np.argmax(probs))
+    return {
+        "box": {"x": box.x, "y": box.y, "width": box.width, "height": box.height},
+        "label": names[top],
+        "confidence": float(probs[top]),
+        "probabilities": {name: float(p) for name, p in zip(names, probs, strict=True)},
+        "detection_score": box.score,
+        # Quality, for callers that filter unreliable faces: the shorter box side in pixels and
+        # the variance of the Laplacian of the 48x48 model input.
+        "face_size": min(box.width, box.height),
+        "sharpness": None if sharp is None else round(sharp, 1),
+    }
+
+
+def image_response(
+    prepared: Prepared,
+    probabilities: np.ndarray,
+    *,
+    class_names: list[str],
+    model: dict[str, str],
+    detector: str,
+) -> dict[str, Any]:
+    """The /predict answer for one image: its faces in detection order, and how they were found."""
+    regions = prepared.regions
+    faces = [
+        face_json(box, probs, class_names, sharp)
+        for box, probs, sharp in zip(regions.faces, probabilities, regions.sharpness, strict=True)
+    ]
+    return PREDICT_RESPONSE.dump(
+        {
+            "model": model,
+            "image": {"width": prepared.width, "height": prepared.height},
+            "detection": {
+                "mode": prepared.mode,
+                "detector": detector,
+                "used": regions.detection_used,
+                "too_small": regions.too_small,
+            },
+            "faces_found": bool(faces),
+            "faces": faces,
+        }
+    )
+
+
+def batch_response(model: dict[str, str], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The /predict/batch answer: one image answer or {"error": ...} per item, in input order."""
+    return BATCH_RESPONSE.dump({"model": model, "results": results})
