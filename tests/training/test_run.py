@@ -91,3 +91,19 @@ def test_the_test_rows_evaluated_are_the_scanned_ones(tmp_path: Path, tiny_datas
     assert sorted(run.test_rows.path) == on_disk
     assert set(run.val_rows.path).isdisjoint(run.train_rows.path)
     assert not set(run.test_rows.path) & set(run.train_rows.path)
+
+
+def test_metadata_keeps_the_layout_of_the_committed_versions(tiny_model_dir: Path) -> None:
+    """Written once now, metadata.json has the keys, in the order, of models/emotion/7 (the default)."""
+    import json
+
+    committed = json.loads(
+        (Path(__file__).resolve().parents[2] / "models/emotion/7/metadata.json").read_text()
+    )
+    written = read_metadata(tiny_model_dir)
+    assert list(written) == list(committed)
+    assert list(written["training"])[:-1] == list(committed["training"])[:-1]  # the last: its source
+    assert list(written["training"])[-1] == "seconds_this_session"
+    assert set(written["training"]["config"]) == set(committed["training"]["config"]) - {"extra"}
+    assert written["version"] == 1 and written["metrics"]["split"] == "test"
+    assert "model_dir" not in written["metrics"]
