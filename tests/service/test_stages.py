@@ -58,6 +58,28 @@ def request_of(bare_app: Flask):
         context.pop()
 
 
+# --- limits -------------------------------------------------------------------------------------
+
+
+def test_limits_are_computed_from_the_settings() -> None:
+    """MAX_UPLOAD_MB, MAX_PIXELS, MAX_BATCH_ITEMS and MAX_VIDEO_MB become bytes, pixels and items once."""
+    mib = 1024 * 1024
+    limits = Limits.from_settings(
+        Settings(max_upload_mb=2.5, max_pixels=123, max_batch_items=4, max_video_mb=3)
+    )
+    assert (limits.image_bytes, limits.pixels, limits.batch_items) == (int(2.5 * mib), 123, 4)
+    assert limits.video_body_bytes == 3 * mib + BODY_OVERHEAD
+    # A batch of four base64 images is the largest body here; with a big video limit the video is.
+    assert limits.largest_body_bytes == limits.image_body_bytes(4) > limits.video_body_bytes
+    assert Limits.from_settings(Settings(max_video_mb=500)).largest_body_bytes == 500 * mib + BODY_OVERHEAD
+
+
+def test_the_app_default_body_limit_is_one_image(make_app) -> None:
+    """Endpoints without a limit of their own refuse more than one image's body."""
+    app = make_app(max_upload_mb=1)
+    assert app.config["MAX_CONTENT_LENGTH"] == app.extensions["engine"].limits.image_body_bytes(1)
+
+
 # --- read ---------------------------------------------------------------------------------------
 
 
