@@ -1,10 +1,10 @@
 """The request path of /predict and /predict/batch, stage by stage, on one worker's resources.
 
-    read        service.stages.read.read_image / read_images     (in the view: it needs the request)
-    decode      service.stages.decode.decode                     Engine.prepare, per image,
-    find faces  Engine.faces (service.stages.faces.FaceFinder)      in the request thread
-    classify    service.stages.classify.classify                 Engine.answer, every image's faces
-    respond     service.stages.respond.image_response               in one batcher call
+    read        service.stages.read.read_image / read_images   in the view (it needs the request)
+    decode      service.stages.decode.decode                   Engine.prepare: per image, in the
+    find faces  Engine.faces (service.stages.faces.FaceFinder)   request thread
+    classify    service.stages.classify.classify               Engine.answer: every image's faces
+    respond     service.stages.respond.image_response            in one batcher call, one answer each
 
 /predict/video runs its own decoder over frames, then the same find faces, classify errors and
 face JSON (service/video/api.py).
