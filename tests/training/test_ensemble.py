@@ -73,6 +73,24 @@ def test_accuracy_counts_what_the_signature_computes(tmp_path, tiny_dataset, fac
     assert accuracy(model, faces, (labels + 1) % 7, "flip") == 0.0
 
 
+@pytest.mark.parametrize(("shift", "expected"), [(0, 1.0), (1, 0.0)])
+def test_validation_table_scores_members_and_mean_against_the_labels(
+    tmp_path, tiny_dataset, faces, shift: int, expected: float
+) -> None:
+    """Labels equal to the ensemble's own answers score 1.0 for it, the next class 0.0."""
+    from training.ensemble import validation_table
+
+    network = _members(tmp_path, tiny_dataset, n=1)[0]
+    paths = [str(tmp_path / "a.keras"), str(tmp_path / "b.keras")]
+    for path in paths:
+        network.save(path)
+    config = tiny_config(tmp_path, tiny_dataset, tta="none")
+    answers = np.asarray(network(faces.astype("float32"))).argmax(axis=1)  # the mean of two copies
+    _, table = validation_table(paths, config, faces, (answers + shift) % 7)
+    assert table["val_accuracy"] == expected
+    assert [row["val_accuracy"] for row in table["members"]] == [expected, expected]  # same network twice
+
+
 def test_cli_publishes_an_ensemble_that_serves_the_mean(tmp_path, tiny_dataset, faces, capsys) -> None:
     paths = []
     for i, member in enumerate(_members(tmp_path, tiny_dataset)):
@@ -90,7 +108,7 @@ def test_cli_publishes_an_ensemble_that_serves_the_mean(tmp_path, tiny_dataset, 
     version_dir = tmp_path / "models" / "4"
     table = read_metadata(version_dir)["training"]["ensemble"]
     assert [row["checkpoint"] for row in table["members"]] == paths[1::2]
-    assert 0.0 <= table["val_accuracy"] <= 1.0
+    assert f"validation accuracy {table['val_accuracy']:.4f}  ensemble (mean)" in printed
     assert "accuracy" in read_metadata(version_dir)["metrics"]
 
     card = render(version_dir)
