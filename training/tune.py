@@ -2,7 +2,9 @@
 
 python -m training.tune --data-dir DIR [--trials 8] [--epochs 3] [--steps-per-epoch 0]
 
-Selection uses the validation split carved from train; the test split is never read.
+Selection uses the validation split carved from train: the rows `make train` validates on, from
+the same constructor (training.run.load_run). Test images are only hashed, as for training, so
+drop_test_duplicates drops the same train rows; their labels are never used.
 Writes a results table (CSV and Markdown) sorted by validation accuracy.
 """
 
@@ -91,16 +93,13 @@ def tune(config: TrainConfig, trials: int, out_dir: Path) -> pd.DataFrame:
     import keras
     import keras_tuner as kt
 
-    from training.data import split_train_val, stream_seed
-    from training.manifest import build_manifest
-    from training.manifest import class_names as get_class_names
+    from training.data import stream_seed
+    from training.run import load_run
 
     keras.utils.set_random_seed(stream_seed(config, 0))
-    manifest = build_manifest(config.data_dir, splits=("train",))
-    class_names = get_class_names(manifest)
-    train_df, val_df = split_train_val(manifest, config)
+    run = load_run(config)
     tuner = kt.RandomSearch(
-        make_hypermodel(config, train_df, val_df, class_names),
+        make_hypermodel(config, run.train_rows, run.val_rows, run.class_names),
         objective=kt.Objective("val_accuracy", direction="max"),
         max_trials=trials,
         seed=config.seed,

@@ -107,3 +107,30 @@ def test_metadata_keeps_the_layout_of_the_committed_versions(tiny_model_dir: Pat
     assert set(written["training"]["config"]) == set(committed["training"]["config"]) - {"extra"}
     assert written["version"] == 1 and written["metrics"]["split"] == "test"
     assert "model_dir" not in written["metrics"]
+
+
+def test_tune_searches_on_the_rows_train_validates_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With drop_test_duplicates, tune drops the train copy of a test image as train does (it used
+    to scan train/ alone, so the leaked copy stayed in its training rows)."""
+    from tests.synthetic import make_messy_dataset
+    from training import tune
+    from training.run import load_run
+
+    data = tmp_path / "data"
+    make_messy_dataset(data)
+    config = tiny_config(tmp_path, data, drop_test_duplicates=True)
+    seen = {}
+
+    def capture(base, train_rows, val_rows, class_names):
+        seen.update(train=train_rows, val=val_rows)
+        raise RuntimeError("stop before the search")
+
+    monkeypatch.setattr(tune, "make_hypermodel", capture)
+    with pytest.raises(RuntimeError, match="stop before"):
+        tune.tune(config, trials=1, out_dir=tmp_path / "tune")
+    run = load_run(config)
+    assert list(seen["train"].path) == list(run.train_rows.path)
+    assert list(seen["val"].path) == list(run.val_rows.path)
+    assert not any("leaked_from_test" in p for p in [*seen["train"].path, *seen["val"].path])
