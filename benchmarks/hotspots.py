@@ -9,30 +9,72 @@ samples whose innermost frame is a wait (lock, queue, selector) count as waiting
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from benchmarks import server as srv
 from benchmarks.machine import ROOT
 
-# (category, markers): the first category with a marker in the stack wins, so order matters.
-CATEGORIES = (
-    ("model", ("predict_batch (service/model.py", "predict_batch (service/runtime/openvino_backend.py")),
-    ("detect", ("detect (contract/detect.py",)),
-    ("decode", ("load_image (service/imaging.py",)),
-    ("crop_resize", ("find_faces (contract/faces.py", "crop_face (contract/crop.py")),
-    ("json_response", ("_result (service/inference.py", "jsonify", "PredictResponse", "dump (marshmallow")),
+# Library code is matched by where it lives; it is not ours to rename.
+LIBRARY_CATEGORIES = (
     ("multipart_parsing", ("werkzeug/formparser.py", "werkzeug/sansio/multipart.py")),
     ("metrics", ("prometheus_client/",)),
     ("logging", ("logging/__init__.py", "gunicorn/glogging.py")),
     ("flask_werkzeug", ("flask/", "werkzeug/")),
     ("gunicorn_http", ("gunicorn/",)),
 )
+
+
+def frame(function: Callable) -> str:
+    """How py-spy names a frame of this function inside a stack: ";Qualified.name (package/module.py:".
+
+    The leading ';' (frames are joined by it) keeps `decode` from matching `_decode`.
+    """
+    code = inspect.unwrap(function).__code__
+    path = Path(code.co_filename).resolve().relative_to(ROOT).as_posix()
+    return f";{code.co_qualname} ({path}:"
+
+
+def anywhere_in(module: ModuleType) -> str:
+    """The marker of every frame of a module: " (package/module.py:"."""
+    return f" ({Path(module.__file__).resolve().relative_to(ROOT).as_posix()}:"
+
+
+@cache
+def categories() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(category, markers), first match wins; the service's markers are derived from its functions,
+    so renaming or moving one fails here instead of silently emptying a category."""
+    from contract.crop import crop_face
+    from contract.detect import HaarDetector, YuNetDetector
+    from contract.faces import find_faces
+    from service import schemas
+    from service.model import SavedModelPredictor
+    from service.runtime.openvino_backend import OpenVINOPredictor
+    from service.stages.decode import decode
+    from service.stages.respond import image_response
+
+    return (
+        ("model", (frame(SavedModelPredictor.predict_batch), frame(OpenVINOPredictor.predict_batch))),
+        ("detect", (frame(YuNetDetector.detect), frame(HaarDetector.detect))),
+        ("decode", (frame(decode),)),
+        ("crop_resize", (frame(find_faces), frame(crop_face))),
+        (
+            "json_response",
+            (frame(image_response), anywhere_in(schemas), "jsonify (flask/", "dump (marshmallow/"),
+        ),
+        *LIBRARY_CATEGORIES,
+    )
+
+
 WAITS = (
     "Condition.wait",
     "EpollSelector.select",
@@ -59,7 +101,7 @@ def categorise(stack: str) -> str:
     leaf = stack.rsplit(";", 1)[-1]
     if any(leaf.startswith(w) for w in WAITS):
         return "waiting"
-    for name, markers in CATEGORIES:
+    for name, markers in categories():
         if any(m in stack for m in markers):
             return name
     return "other"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from benchmarks import hotspots, loadgen
 from benchmarks.markdown import render, table
 from benchmarks.report import derive, write
 from benchmarks.workloads import SCENE_SIZE, face_crops, scenes, write_payloads
+from tests.support.models import REPO
 
 
 def test_multipart_body_is_parsed_by_werkzeug() -> None:
@@ -48,45 +48,57 @@ def test_summarise_with_no_answers_has_empty_latencies() -> None:
     assert result["ok"] == 0 and result["latency_ms"]["p50"] is None
 
 
-@pytest.mark.parametrize(
-    ("stack", "category"),
-    [
+def hotspot_cases() -> list[tuple[str, str]]:
+    """(sampled stack, category): stacks made of the frames of the service's real functions."""
+    from contract.detect import YuNetDetector
+    from service.batcher import Batcher
+    from service.model import SavedModelPredictor
+    from service.stages.decode import decode
+
+    def stack(thread: int, *frames: str) -> str:
+        return f"thread ({thread}): T" + "".join(f + "1)" if f.startswith(";") else f";{f}" for f in frames)
+
+    api = "predict (service/api.py:37)"
+    flask = "Flask.wsgi_app (flask/app.py:1)"
+    model = hotspots.frame(SavedModelPredictor.predict_batch)
+    return [
+        (stack(1, hotspots.frame(Batcher.predict), model), "model"),
+        (stack(2, api, hotspots.frame(YuNetDetector.detect)), "detect"),
+        (stack(3, api, hotspots.frame(decode), "decode_image (contract/image.py:41)"), "decode"),
+        (stack(4, flask, "FormDataParser.parse (werkzeug/formparser.py:252)"), "multipart_parsing"),
         (
-            "thread (1): batcher;Batcher._run (service/batcher.py:1);SavedModelPredictor.predict_batch "
-            "(service/model.py:46);quick_execute (tensorflow/python/eager/execute.py:53)",
-            "model",
-        ),
-        (
-            "thread (2): T;predict (service/api.py:37);Engine.prepare (service/inference.py:1);"
-            "YuNetDetector.detect (contract/detect.py:80)",
-            "detect",
-        ),
-        (
-            "thread (3): T;Flask.wsgi_app (flask/app.py:1);FormDataParser.parse (werkzeug/formparser.py:252)",
-            "multipart_parsing",
-        ),
-        (
-            "thread (4): T;Batcher._collect (service/batcher.py:110);Queue.get (queue.py:180);"
-            "Condition.wait (threading.py:331)",
+            stack(5, "Batcher._collect (service/batcher.py:110)", "Condition.wait (threading.py:331)"),
             "waiting",
         ),
-        (
-            "thread (5): T;ThreadWorker.handle (gunicorn/workers/gthread.py:553);SocketUnreader.chunk "
-            "(gunicorn/http/unreader.py:100)",
-            "gunicorn_http",
-        ),
-        ("thread (6): T;something (elsewhere.py:1)", "other"),
-    ],
-)
-def test_hotspot_categories(stack: str, category: str) -> None:
+        (stack(6, "ThreadWorker.handle (gunicorn/workers/gthread.py:553)"), "gunicorn_http"),
+        (stack(7, "something (elsewhere.py:1)"), "other"),
+    ]
+
+
+def test_hotspot_categories() -> None:
     """Each sampled stack lands in the stage it belongs to."""
-    assert hotspots.categorise(stack) == category
+    for stack, category in hotspot_cases():
+        assert hotspots.categorise(stack) == category, stack
+
+
+def test_hotspot_frames_are_named_as_py_spy_names_them() -> None:
+    """Frames derived from functions occur verbatim in a committed py-spy recording of the service."""
+    from contract.detect import YuNetDetector
+    from contract.faces import find_faces
+    from service.runtime.openvino_backend import OpenVINOPredictor
+
+    recorded = (REPO / "benchmarks" / "results" / "pyspy-service-b_scenes-c32-threads.txt").read_text()
+    for function in (find_faces, YuNetDetector.detect, OpenVINOPredictor.predict_batch):
+        assert hotspots.frame(function) in recorded
 
 
 def test_hotspot_summary_shares_add_up() -> None:
     """Shares are of busy samples only, and the top frames are innermost frames."""
+    from service.model import SavedModelPredictor
+
+    model = hotspots.frame(SavedModelPredictor.predict_batch)
     raw = (
-        "thread (1): b;SavedModelPredictor.predict_batch (service/model.py:46);run (tf.py:1) 30\n"
+        f"thread (1): b{model}46);run (tf.py:1) 30\n"
         "thread (2): t;Condition.wait (threading.py:331) 50\n"
         "thread (3): t;Flask.wsgi_app (flask/app.py:1);dispatch (flask/app.py:2) 10\n"
     )
