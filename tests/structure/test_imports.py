@@ -171,3 +171,22 @@ def test_cycle_finder_on_small_packages(tmp_path: Path, files: dict[str, str], e
     for name, source in files.items():
         (tmp_path / "p" / name).write_text(source)
     assert cycles(import_graph(tmp_path, ("p",))) == expected
+
+
+def test_tests_take_helpers_from_support_not_from_other_tests() -> None:
+    """Shared helpers live in tests/support (or a conftest's fixtures): importing a test module or a
+    conftest runs its tests' module code twice and ties unrelated tests together."""
+
+    def is_test_module(dotted: str) -> bool:
+        last = dotted.rpartition(".")[2]
+        return dotted.startswith("tests.") and (last.startswith("test_") or last == "conftest")
+
+    offenders = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        for node in import_nodes(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                names = [node.module or "", *(f"{node.module}.{alias.name}" for alias in node.names)]
+            offenders += [f"{path.relative_to(REPO)}:{node.lineno} {n}" for n in names if is_test_module(n)]
+    assert offenders == []
