@@ -12,7 +12,7 @@ import pytest
 from training import calibrate_crop, ensemble, evaluate, export, model_card, predict, train, tune
 from training.cli import command
 
-MISSING = "/nonexistent/h1"
+MISSING = "/nonexistent/emotion-test"
 
 # (cli, argv, what the one line says); the dataset placeholder {data} is the tiny dataset.
 CASES = [
