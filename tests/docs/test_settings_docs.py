@@ -142,3 +142,13 @@ def test_tests_and_benchmarks_set_only_real_settings() -> None:
             if names:
                 unknown[str(path.relative_to(ROOT))] = sorted(names)
     assert unknown == {}, "not a service setting (add it to service/settings.py or OTHER_ENV here)"
+
+
+def test_container_test_sets_only_real_settings() -> None:
+    """`podman run -e NAME=...` in deploy/*.sh: a renamed setting would be dropped without a word."""
+    unknown = {}
+    for script in sorted((ROOT / "deploy").glob("*.sh")):
+        names = set(re.findall(r"(?:^|\s)-e ([A-Z][A-Z0-9_]*)=", script.read_text())) - SETTINGS - OTHER_ENV
+        if names:
+            unknown[script.name] = sorted(names)
+    assert unknown == {}
