@@ -52,9 +52,11 @@ def test_report_numbers(messy) -> None:
 
 def test_report_files_are_written(messy, tmp_path) -> None:
     root, _ = messy
-    paths = save_report(dataset_report(build_manifest(root)), tmp_path)
+    report = dataset_report(build_manifest(root))
+    paths = save_report(report, tmp_path)
     assert [p.name for p in paths] == ["dataset_report.json", "dataset_counts.csv", "dataset_counts.png"]
-    assert json.loads(paths[0].read_text())["files"] > 0
+    written = json.loads(paths[0].read_text())
+    assert (written["files"], written["counts"]) == (report["files"], report["counts"])
     assert paths[2].read_bytes()[:4] == b"\x89PNG"
 
 
