@@ -55,11 +55,11 @@ class Settings:
     batching: str = "adaptive"
     batch_queue_size: int = 256
     inference_timeout_s: float = 30.0
+    detector: str = "yunet"
+    detector_confidence: float = 0.6
     # YuNet looks again at up to this scale (1280 px cap) when the first pass finds no face: small
     # faces are its weak spot (docs/photos.md). 1 = one pass only.
     detector_retry_scale: float = 2.0
-    detector: str = "yunet"
-    detector_confidence: float = 0.6
     # Detected faces whose shorter side is under this many pixels are not classified (counted as
     # detection.too_small): below it accuracy falls off (docs/photos.md has the measurement).
     min_face_size: int = 0
