@@ -131,7 +131,7 @@ def test_missing_field_names_it(request_of) -> None:
     [
         ({"data": PNG, "content_type": "image/png"}, rd.UnsupportedContentType),
         ({"json": {"images": [B64] * 4}}, rd.TooManyItems),
-        ({"json": {"images": ["x"] * 100_000}}, rd.TooManyItems),  # counted before validation
+        ({"json": {"images": [1] * 100_000}}, rd.TooManyItems),  # counted before 100,000 schema errors
         ({"data": {"images": [(io.BytesIO(PNG), f"{i}.png") for i in range(4)]}}, rd.TooManyItems),
         ({"data": {"image": (io.BytesIO(PNG), "f.png")}}, rd.MissingField),
     ],
