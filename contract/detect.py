@@ -1,6 +1,6 @@
 """Face detectors that run offline: YuNet (libfacedetection via `yuface`, default) and a Haar cascade.
 
-Shared by serving (contract.faces, used by service.inference), training (`--detect`
+Shared by serving (contract.faces, used by service.stages.faces), training (`--detect`
 datasets, photo evaluation, crop calibration) and the predict CLI, so every path finds faces
 the same way. Both take a uint8 gray or BGR image and return face boxes in its own pixel
 coordinates. YuNet is a small CNN with its weights compiled into the wheel; it finds far more
