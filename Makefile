@@ -143,7 +143,7 @@ BENCH_DATA ?= ../shared/datasets/fer2013
 BENCH_ARGS ?=
 .PHONY: bench bench-quick bench-photos calibrate-crop
 
-bench: venv ## serving + training benchmarks (~10 min), then the scene (photo accuracy) benchmark: benchmarks/results/ [BENCH_ARGS="--workers 2"]
+bench: venv ## serving + training benchmarks (~30 min on 2 cores), then the scene (photo accuracy) benchmark: benchmarks/results/ [BENCH_ARGS="--workers 2"]
 	$(PY) -m benchmarks.run --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(BENCH_ARGS)
 	$(MAKE) bench-photos
 
