@@ -141,7 +141,7 @@ container-test: venv ## slow, root, no Docker needed: podman builds + runs the i
 # ---- benchmarks (benchmarks/, docs/benchmarks.md); numbers are only meaningful on an idle machine ----
 BENCH_DATA ?= ../shared/datasets/fer2013
 BENCH_ARGS ?=
-.PHONY: bench bench-quick bench-photos calibrate-crop
+.PHONY: bench bench-quick bench-photos bench-detector calibrate-crop
 
 bench: venv ## serving + training benchmarks (~30 min on 2 cores), then the scene (photo accuracy) benchmark: benchmarks/results/ [BENCH_ARGS="--workers 2"]
 	$(PY) -m benchmarks.run --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(BENCH_ARGS)
@@ -150,6 +150,10 @@ bench: venv ## serving + training benchmarks (~30 min on 2 cores), then the scen
 PHOTO_ARGS ?=
 bench-photos: venv ## photo accuracy through gunicorn vs the same faces as crops, per face size: benchmarks/results/photo-accuracy.{json,md} [PHOTO_ARGS="--faces 500"]
 	$(PY) -m benchmarks.photo_accuracy --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(PHOTO_ARGS)
+
+DETECTOR_ARGS ?=
+bench-detector: venv ## DETECTOR_MAX_SIDE sweep: photo latency and faces found vs the detector's first-pass size: benchmarks/results/detector-sides.{json,md} [DETECTOR_ARGS="--sides 640,416"]
+	$(PY) -m benchmarks.detector_sides --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(DETECTOR_ARGS)
 
 bench-quick: venv ## the same in short windows (< 2 min), to check it runs: benchmarks/results/latest-quick.{json,md}
 	$(PY) -m benchmarks.run --quick --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) \

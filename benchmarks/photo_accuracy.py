@@ -95,14 +95,21 @@ def scene_bodies(files: list[Path], seed: int = 0) -> tuple[list[bytes], list[in
 
 def measure(model_dir: Path, files: list[Path], labels: list[str], log_dir: Path) -> dict[str, Any]:
     """Crop and per-size scene accuracy of one model folder through one gunicorn server."""
-    bodies, index, sides = scene_bodies(files)
     env = {"MODEL_DIR": str(model_dir), "WORKERS": "1", "LOG_LEVEL": "warning"}
     srv = server.start_service(log_dir / f"{model_dir.parent.name}.log", env)
     try:
-        crop_labels = post_all(srv.url, [p.read_bytes() for p in files], "image/jpeg")
-        scene_labels = post_all(srv.url, bodies, "image/jpeg")
+        return score(srv.url, files, labels, scene_bodies(files))
     finally:
         srv.stop()
+
+
+def score(
+    url: str, files: list[Path], labels: list[str], scenes: tuple[list[bytes], list[int], list[int]]
+) -> dict[str, Any]:
+    """Crop and per-size scene accuracy through a running service (scenes: from scene_bodies)."""
+    bodies, index, sides = scenes
+    crop_labels = post_all(url, [p.read_bytes() for p in files], "image/jpeg")
+    scene_labels = post_all(url, bodies, "image/jpeg")
     truth = np.array(labels)
     crop_ok = np.array([c == t for c, t in zip(crop_labels, truth, strict=True)])
     scene_ok = np.array([s == truth[i] for s, i in zip(scene_labels, index, strict=True)])

@@ -56,7 +56,12 @@ def cli_speed(model_dir: Path, clip: Path, out: Path, repeats: int) -> dict[str,
 
     settings = Settings.from_env(model_dir=str(model_dir))
     predictor = select.load_predictor(settings)
-    detector = make_detector(settings.detector, settings.detector_confidence, settings.detector_retry_scale)
+    detector = make_detector(
+        settings.detector,
+        settings.detector_confidence,
+        settings.detector_retry_scale,
+        settings.detector_max_side,
+    )
     runs = []
     for i in range(repeats):
         started = time.perf_counter()

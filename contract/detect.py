@@ -20,8 +20,11 @@ import cv2
 import numpy as np
 
 log = logging.getLogger(__name__)
-# YuNet's accuracy drops on inputs over ~960 px (yuface warns about it) and its cost grows with the area.
+# YuNet's accuracy drops on inputs over ~960 px (yuface warns about it) and its cost grows with the
+# area: 46 ms of CPU for a 640x480 photo, 22 ms at 480 px, 9 ms at 320 px (docs/runtimes.md).
+# DETECTOR_MAX_SIDE trades small-face recall for that cost; this is its default.
 YUNET_MAX_SIDE = 640
+YUNET_MAX_SIDE_RANGE = (160, 1280)
 HAAR_MAX_SIDE = 1024
 # When the first pass finds nothing, YuNet looks again at up to this long side. Small faces (under
 # ~100 px) are YuNet's weak spot: on 64 px faces pasted into 640x480 photos a 2x second pass raised
@@ -98,9 +101,14 @@ class YuNetDetector:
 
     name = "yunet"
 
-    def __init__(self, confidence: float = 0.6, retry_scale: float = 2.0) -> None:
+    def __init__(
+        self, confidence: float = 0.6, retry_scale: float = 2.0, max_side: int = YUNET_MAX_SIDE
+    ) -> None:
         if retry_scale < 1.0:
             raise ValueError(f"retry_scale must be >= 1 (1 = no second pass), got {retry_scale}")
+        low, high = YUNET_MAX_SIDE_RANGE
+        if not low <= max_side <= high:
+            raise ValueError(f"max_side must be in [{low}, {high}] px, got {max_side}")
         # libfacedetection parallelises each call with OpenMP. Requests already run in parallel
         # threads, and on a busy machine the extra OpenMP team spin-waits: measured 10x slower.
         # libgomp reads this once, when `import yuface` loads it.
@@ -118,10 +126,11 @@ class YuNetDetector:
             self.binding = "yuface"
         self.confidence = confidence
         self.retry_scale = retry_scale
+        self.max_side = max_side
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces scoring above the confidence threshold; a second, larger pass if the first finds none."""
-        first = min(1.0, YUNET_MAX_SIDE / max(image.shape[:2]))
+        first = min(1.0, self.max_side / max(image.shape[:2]))
         found = self._pass(image, first)
         retry = min(first * self.retry_scale, YUNET_RETRY_MAX_SIDE / max(image.shape[:2]))
         if not found and retry > first * 1.05:
@@ -166,10 +175,13 @@ class HaarDetector:
         return sorted((d for d in found if d), key=lambda d: -d.width * d.height)
 
 
-def make_detector(name: str, confidence: float = 0.6, retry_scale: float = 2.0) -> Detector:
-    """The detector named by the DETECTOR setting (retry_scale: YuNet's second pass, 1 = none)."""
+def make_detector(
+    name: str, confidence: float = 0.6, retry_scale: float = 2.0, max_side: int = YUNET_MAX_SIDE
+) -> Detector:
+    """The detector named by the DETECTOR setting (retry_scale: YuNet's second pass, 1 = none;
+    max_side: the long side of YuNet's first pass; the Haar cascade ignores both)."""
     if name == "yunet":
-        return YuNetDetector(confidence, retry_scale)
+        return YuNetDetector(confidence, retry_scale, max_side)
     if name == "haar":
         return HaarDetector()
     raise ValueError(f"unknown detector {name!r} (yunet or haar)")

@@ -60,6 +60,9 @@ class Settings:
     # YuNet looks again at up to this scale (1280 px cap) when the first pass finds no face: small
     # faces are its weak spot (docs/photos.md). 1 = one pass only.
     detector_retry_scale: float = 2.0
+    # The long side YuNet's first pass sees (larger photos are shrunk to it): its cost grows with the
+    # area, and small faces are lost when it shrinks (docs/photos.md has both, measured).
+    detector_max_side: int = 640
     # Detected faces whose shorter side is under this many pixels are not classified (counted as
     # detection.too_small): below it accuracy falls off (docs/photos.md has the measurement).
     min_face_size: int = 0
@@ -180,6 +183,8 @@ class Settings:
             raise SettingsError(f"DETECTOR_CONFIDENCE must be in (0, 1), got {self.detector_confidence}")
         if not 1.0 <= self.detector_retry_scale <= 4.0:
             raise SettingsError(f"DETECTOR_RETRY_SCALE must be in [1, 4], got {self.detector_retry_scale}")
+        if not 160 <= self.detector_max_side <= 1280:
+            raise SettingsError(f"DETECTOR_MAX_SIDE must be in [160, 1280] px, got {self.detector_max_side}")
         if not 0.0 < self.video_queue_share <= 1.0:
             raise SettingsError(f"VIDEO_QUEUE_SHARE must be in (0, 1], got {self.video_queue_share}")
         if self.batch_queue_size < self.batch_max_size:

@@ -42,6 +42,8 @@ HELP: dict[str, str] = {
     "detector_confidence": "minimum detector score of a face, in (0, 1)",
     "detector_retry_scale": "YuNet looks again at up to this scale (long side capped at 1280 px) when "
     "its first pass finds no face; small faces are its weak spot ([photos.md](photos.md)); 1 = one pass",
+    "detector_max_side": "long side in px of the image YuNet's first pass sees (larger photos are "
+    "shrunk to it): lower is cheaper, but loses small faces ([photos.md](photos.md)); in [160, 1280]",
     "min_face_size": "faces whose shorter side is under this many pixels are not classified (counted "
     "as `detection.too_small`); 0 = all ([photos.md](photos.md) has the measurement)",
     "rate_limit": "empty = off; else a flask-limiter string per client, e.g. `100/minute` "

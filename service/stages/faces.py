@@ -50,7 +50,10 @@ class FaceFinder:
         origin = "from metadata.json" if policy != LEGACY else "legacy"
         log.info("crop policy %s (%s)", policy.to_dict(), origin)
         detector = make_detector(
-            settings.detector, settings.detector_confidence, settings.detector_retry_scale
+            settings.detector,
+            settings.detector_confidence,
+            settings.detector_retry_scale,
+            settings.detector_max_side,
         )
         return cls(detector, policy, settings.min_face_size)
 

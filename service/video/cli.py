@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     runtime = select.runtime_info(predictor)
     print(f"model {predictor.name} v{predictor.version} on {runtime['backend']}/{runtime['precision']}")
-    detector = make_detector(args.detector, settings.detector_confidence, settings.detector_retry_scale)
+    detector = make_detector(
+        args.detector, settings.detector_confidence, settings.detector_retry_scale, settings.detector_max_side
+    )
     options = Options(
         fps=None if args.every_frame else args.fps,
         max_seconds=args.max_seconds,

@@ -277,3 +277,65 @@ def test_raw_model_times_one_member_of_an_ensemble(
     single = raw_model.run(tiny_model_dir, crops, min_seconds=0.0, batch_sizes=(1,))
     assert "one_member_speedup_over_signature" not in single
     assert "keras_member" not in {r["caller"] for r in single["rows"]}
+
+
+def test_scene_score_counts_a_missed_face_as_wrong_per_size(tmp_path: Path, monkeypatch) -> None:
+    """photo_accuracy.score: per face size, found rate, accuracy (no face = wrong) and the ratio to
+    the same faces' crop accuracy; detector_sides renders those rows."""
+    from benchmarks import detector_sides, photo_accuracy
+
+    files = []
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.png").write_bytes(b"x")
+        files.append(tmp_path / f"{name}.png")
+    labels = ["happy", "sad"]
+    # Scenes: face 0 and face 1 at each of the three sizes.
+    index = [0, 1] * len(photo_accuracy.SIDES)
+    sides = [side for side in photo_accuracy.SIDES for _ in range(2)]
+    bodies = [f"scene{i}".encode() for i in range(len(index))]
+    answers = {
+        b"x": ["happy", "happy"],  # crops: face 0 right, face 1 wrong -> crop accuracy 0.5
+        b"scene0": [
+            "happy",
+            "sad",  # 64 px: both right
+            "happy",
+            None,  # 128 px: face 1 missed
+            "sad",
+            "sad",  # 256 px: face 0 wrong
+        ],
+    }
+    monkeypatch.setattr(photo_accuracy, "post_all", lambda url, b, ct: answers[b[0]])
+    result = photo_accuracy.score("http://x", files, labels, (bodies, index, sides))
+    assert result["crop_accuracy"] == 0.5
+    rows = result["sizes"]
+    assert rows["64"] == {"service": 1.0, "crops": 0.5, "ratio": 2.0, "face_found": 1.0}
+    assert rows["128"] == {"service": 0.5, "crops": 0.5, "ratio": 1.0, "face_found": 0.5}
+    assert rows["256"]["service"] == 0.5 and rows["256"]["face_found"] == 1.0
+    machine = {
+        "date": "d",
+        "cpu_model": "cpu",
+        "cores": 2,
+        "cpu_features": {"flags": ["avx2"]},
+        "git": "g",
+        "load_average_at_start": [0.1],
+    }
+    load = [
+        {
+            "concurrency": 8,
+            "photos_per_s": 30.0,
+            "faces_per_photo": 1.8,
+            "p50_ms": 200.0,
+            "p99_ms": 400.0,
+            "errors": 0,
+        }
+    ]
+    text = detector_sides.render(
+        {
+            "machine": machine,
+            "model_dir": "m",
+            "faces": 2,
+            "sides": {"480": {"load": load, "scene_accuracy": result}},
+        }
+    )
+    assert "| 480 | 8 | 30.0 | 1.8 | 200.0 | 400.0 | 0 |" in text
+    assert "| 480 | 128 | 0.500 | 0.5000 | 0.5000 | 1.000 |" in text

@@ -57,21 +57,26 @@ class Recording:
 
 
 @pytest.mark.parametrize(
-    ("shape", "retry_scale", "find_at", "widths", "box"),
+    ("shape", "retry_scale", "max_side", "find_at", "widths", "box"),
     [
         # 640x480: the first pass at full size finds nothing, the retry runs at 2x; box halved back.
-        ((480, 640), 2.0, 1280, [640, 1280], (50, 25, 10, 10)),
+        ((480, 640), 2.0, 640, 1280, [640, 1280], (50, 25, 10, 10)),
         # Found at once: no second pass.
-        ((480, 640), 2.0, 640, [640], (100, 50, 20, 20)),
+        ((480, 640), 2.0, 640, 640, [640], (100, 50, 20, 20)),
         # retry_scale 1 turns the second pass off.
-        ((480, 640), 1.0, 1280, [640], None),
+        ((480, 640), 1.0, 640, 1280, [640], None),
         # A 2560 px photo: the first pass at 640, the retry at the 1280 cap (not 2x of the original).
-        ((1920, 2560), 2.0, YUNET_RETRY_MAX_SIDE, [640, 1280], (200, 100, 40, 40)),
+        ((1920, 2560), 2.0, 640, YUNET_RETRY_MAX_SIDE, [640, 1280], (200, 100, 40, 40)),
+        # DETECTOR_MAX_SIDE 320: the first pass at 320 (box doubled back), the retry at 2x of that.
+        ((480, 640), 2.0, 320, 320, [320], (200, 100, 40, 40)),
+        ((480, 640), 2.0, 320, 640, [320, 640], (100, 50, 20, 20)),
+        # A max side above the photo's never enlarges the first pass.
+        ((480, 640), 2.0, 960, 640, [640], (100, 50, 20, 20)),
     ],
 )
-def test_retry_pass_sizes_and_box_mapping(shape, retry_scale, find_at, widths, box) -> None:
+def test_retry_pass_sizes_and_box_mapping(shape, retry_scale, max_side, find_at, widths, box) -> None:
     """Which passes run at which input size, and that boxes come back in the photo's coordinates."""
-    detector = YuNetDetector(retry_scale=retry_scale)
+    detector = YuNetDetector(retry_scale=retry_scale, max_side=max_side)
     fake = Recording(find_at)
     detector._detect = fake
     found = detector.detect(np.zeros((*shape, 3), np.uint8))
@@ -83,3 +88,10 @@ def test_retry_scale_below_one_is_refused() -> None:
     """A 'retry' smaller than the first pass is a configuration mistake, not a silent no-op."""
     with pytest.raises(ValueError, match="retry_scale"):
         make_detector("yunet", 0.6, 0.5)
+
+
+@pytest.mark.parametrize("max_side", [100, 2000])
+def test_max_side_out_of_range_is_refused(max_side: int) -> None:
+    """A first pass too small to find anything, or beyond YuNet's accurate range, is refused."""
+    with pytest.raises(ValueError, match="max_side"):
+        make_detector("yunet", 0.6, 2.0, max_side)

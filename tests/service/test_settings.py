@@ -75,6 +75,8 @@ def test_tf_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
         ({"DETECTOR_CONFIDENCE": "1.5"}, "DETECTOR_CONFIDENCE must be in"),
         ({"DETECTOR_RETRY_SCALE": "0.5"}, "DETECTOR_RETRY_SCALE must be in"),
+        ({"DETECTOR_MAX_SIDE": "100"}, "DETECTOR_MAX_SIDE must be in"),
+        ({"DETECTOR_MAX_SIDE": "2000"}, "DETECTOR_MAX_SIDE must be in"),
         ({"RATE_LIMIT": "lots"}, "RATE_LIMIT 'lots' is not a valid limit"),
         (
             {"RATE_LIMIT_STORAGE": "localhost:6379"},

@@ -220,6 +220,13 @@ def test_face_finder_takes_the_models_crop_policy() -> None:
         FaceFinder.for_model(settings, {"crop_policy": {"zoom": 2}}, "model 7")
 
 
+def test_face_finder_builds_yunet_from_the_detector_settings() -> None:
+    """DETECTOR_CONFIDENCE, DETECTOR_RETRY_SCALE and DETECTOR_MAX_SIDE all reach the detector."""
+    settings = Settings(detector_confidence=0.4, detector_retry_scale=3.0, detector_max_side=480)
+    detector = FaceFinder.for_model(settings, {}).detector
+    assert (detector.confidence, detector.retry_scale, detector.max_side) == (0.4, 3.0, 480)
+
+
 # --- classify -----------------------------------------------------------------------------------
 
 
