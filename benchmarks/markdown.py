@@ -70,7 +70,7 @@ def _runtimes(rt: dict[str, Any]) -> list[str]:
         rows.append([f"`{name}`", *(rate.get(b) for b in sizes), v["load_s"], v["peak_rss_mb"], ""])
     header = ["backend/precision", *(f"batch {b}" for b in sizes), "load s", "peak RSS MiB", "note"]
     return [
-        "## Raw ceiling per runtime (images/s, in-process, one process per runtime)",
+        "## Raw ceiling per runtime (images/s, in-process, one process per runtime on every core)",
         "",
         *table(header, rows),
         f"Default here (INFERENCE_BACKEND=auto, INFERENCE_PRECISION=auto): `{rt['default']}`, ceiling "

@@ -61,7 +61,9 @@ def int8_cached(model_dir: str | Path, cache_dir: str = "") -> bool:
 
 
 def load_runtime(runtime: str, model_dir: str, cache_dir: str = "", calibration_dir: str = "") -> Predictor:
-    """The predictor a worker loads for "backend/precision", through the service's own selection."""
+    """The predictor a worker loads for "backend/precision", through the service's own selection, but
+    with every core to itself."""
+    from benchmarks.machine import usable_cores
     from service.runtime.select import load_predictor
     from service.settings import Settings
 
@@ -71,6 +73,9 @@ def load_runtime(runtime: str, model_dir: str, cache_dir: str = "", calibration_
             model_dir=model_dir,
             inference_backend=backend,
             inference_precision=precision,
+            # The machine's ceiling: one process on every core. A service worker gets cores / workers
+            # threads (1 of 2 here with OpenVINO's 2 workers), and its own ceiling is about that share.
+            tf_threads=usable_cores(),
             runtime_cache_dir=service_cache(cache_dir),
             calibration_dir=calibration_dir,
             log_level="warning",
@@ -82,6 +87,7 @@ def child(
     runtime: str, model_dir: str, crops: Path, min_seconds: float, cache: str, calibration: str
 ) -> None:
     """Load one runtime, time it per batch size, print one JSON line."""
+    from benchmarks.machine import usable_cores
     from benchmarks.raw_model import time_calls
 
     started = time.perf_counter()
@@ -94,7 +100,12 @@ def child(
     for size in BATCH_SIZES:
         batch = np.resize(data, (size, *data.shape[1:]))
         rows.append({"batch_size": size, **time_calls(predictor.predict_batch, batch, min_seconds)})
-    print(json.dumps({"load_s": round(load_s, 2), "peak_rss_mb": round(rss, 1), "rows": rows}))
+    threads = getattr(predictor, "threads", None) or usable_cores()  # TF's predictor has no attribute
+    print(
+        json.dumps(
+            {"load_s": round(load_s, 2), "peak_rss_mb": round(rss, 1), "threads": threads, "rows": rows}
+        )
+    )
 
 
 def run(

@@ -22,6 +22,7 @@ INFERENCE_BACKENDS = ("auto", "tensorflow", "openvino")
 INFERENCE_PRECISIONS = ("auto", "f32", "bf16", "int8")
 # WORKERS=0 never starts more than this many: each has its own batcher, so more split the batches thinner.
 MAX_AUTO_WORKERS = 4
+CORES_PER_WORKER = 2
 
 
 class SettingsError(ValueError):
@@ -113,7 +114,11 @@ class Settings:
         if expected_backend(self.inference_backend) != "openvino":
             return 1
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        return max(1, min(cores, MAX_AUTO_WORKERS))
+        # One worker per two cores, each with two model threads. On 2 cores, 1 worker x 2 threads served
+        # 44% more crops and 16% more photos than 2 x 1 (docs/runtimes.md): the kernel spreads
+        # connections unevenly over workers, and a worker with one model thread cannot use a
+        # neighbour's idle core. Detection releases the GIL, so one worker detects photos in parallel.
+        return max(1, min(cores // CORES_PER_WORKER, MAX_AUTO_WORKERS))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -22,7 +22,7 @@ HELP: dict[str, str] = {
     "model_dir": "model root (the highest numeric version is served) or one version folder",
     "host": "bind address (the images set `0.0.0.0`)",
     "port": "bind port",
-    "workers": "gunicorn workers; 0 = auto: one per core, at most 4, on OpenVINO; 1 on TensorFlow",
+    "workers": "gunicorn workers; 0 = auto: one per two cores, at most 4, on OpenVINO; 1 on TensorFlow",
     "threads": "threads per worker; fewer than `BATCH_MAX_SIZE` would cap every batch at `THREADS`",
     "timeout": "gunicorn worker timeout, seconds",
     "graceful_timeout": "seconds a worker drains in-flight requests after SIGTERM",

@@ -338,24 +338,28 @@ def test_runtime_is_reported_in_health_metadata_and_metrics(
 
 
 @pytest.mark.parametrize(
-    ("values", "openvino", "expected"),
+    ("cores", "values", "openvino", "expected"),
     [
-        ({}, True, 4),  # 8 cores, capped: every worker has its own batcher
-        ({"inference_backend": "tensorflow"}, True, 1),
-        ({}, False, 1),  # auto will fall back to TensorFlow: its workers are ~700 MiB each
-        ({"workers": 3}, True, 3),
+        (8, {}, True, 4),  # one per two cores
+        (16, {}, True, 4),  # capped: every worker has its own batcher
+        (2, {}, True, 1),  # measured: 1 x 2 threads beats 2 x 1 on 2 cores (docs/runtimes.md)
+        (1, {}, True, 1),
+        (8, {"inference_backend": "tensorflow"}, True, 1),
+        (8, {}, False, 1),  # auto will fall back to TensorFlow: its workers are ~700 MiB each
+        (8, {"workers": 3}, True, 3),
     ],
 )
 def test_auto_worker_count(
-    monkeypatch: pytest.MonkeyPatch, values: dict, openvino: bool, expected: int
+    monkeypatch: pytest.MonkeyPatch, cores: int, values: dict, openvino: bool, expected: int
 ) -> None:
-    """WORKERS=0: one small OpenVINO worker per core (at most 4), one TensorFlow worker."""
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    """WORKERS=0: one OpenVINO worker per two cores (at most 4), one TensorFlow worker; the model
+    threads share the cores out."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(cores)))
     monkeypatch.setattr("service.runtime.plan.openvino_installed", lambda: openvino)
     monkeypatch.setattr("service.runtime.plan.gpu_visible", lambda: False)
     settings = Settings(**values)
     assert settings.worker_count == expected
-    assert settings.intra_op_threads == 8 // expected
+    assert settings.intra_op_threads == max(1, cores // expected)
 
 
 def test_int8_becomes_auto_only_after_passing_the_gate(
