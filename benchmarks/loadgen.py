@@ -1,9 +1,12 @@
-"""Closed-loop HTTP load generator (asyncio + httpx), run as its own process beside the server.
+"""Closed-loop HTTP load generator (asyncio, raw HTTP/1.1 keep-alive), a process beside the server.
 
 python -m benchmarks.loadgen --url http://127.0.0.1:8000/predict --payloads DIR \
     --concurrency 1,8,32 --duration 10 --warmup 2  ->  one JSON document on stdout
 
-Each of C workers sends the next image as soon as its previous answer arrived.
+Each of C workers sends the next image as soon as its previous answer arrived, on its own
+keep-alive connection. The requests are prebuilt bytes and the answers are read straight off
+the socket: on a 2-core machine the client shares the CPU with the server, and httpx spent
+up to 0.7 of a core at concurrency 32, which the server then lacked (docs/benchmarks.md).
 Only answers that arrive inside the measured window (after the warm-up) count, for
 throughput and latency alike. Requests still in flight when it closes are awaited but
 not counted, so the server is idle again before the next run starts.
@@ -23,6 +26,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -48,12 +52,43 @@ def load_bodies(folder: str | Path) -> list[bytes]:
     return [multipart_body(p.name, p.read_bytes()) for p in files]
 
 
-def _faces(response: httpx.Response) -> int:
+def _faces(body: bytes) -> int:
     """Faces in a /predict answer (0 when the body is not the expected JSON)."""
     try:
-        return len(response.json().get("faces", []))
+        return len(json.loads(body).get("faces", []))
     except (ValueError, AttributeError):
         return 0
+
+
+def requests_for(url: str, bodies: list[bytes]) -> list[bytes]:
+    """Each body as a complete HTTP/1.1 POST (request line, headers, body), built once."""
+    parts = urlsplit(url)
+    head = (
+        f"POST {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\n"
+        f"Host: {parts.netloc}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+    )
+    return [f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body for body in bodies]
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """(status, body, keep_alive) of one HTTP/1.1 response: Content-Length or chunked bodies."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        chunks = []
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            chunks.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+        await reader.readuntil(b"\r\n")  # the empty trailer
+        body = b"".join(chunks)
+    else:
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, body, headers.get("connection", "").lower() != "close"
 
 
 async def batch_totals(client: httpx.AsyncClient, metrics_url: str | None) -> tuple[float, float]:
@@ -85,28 +120,49 @@ def server_cpu(pid: int | None) -> float:
 
 
 async def _worker(
-    client: httpx.AsyncClient,
     url: str,
-    bodies: list[bytes],
+    requests: list[bytes],
     offset: int,
     until: float,
+    timeout: float,
     records: list[tuple[float, float, int, str]],
 ) -> None:
     """Send requests back to back until `until`; record (start, end, faces, error) of each answer."""
-    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    parts = urlsplit(url)
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     i = offset
     while (start := time.perf_counter()) < until:
         error, faces = "", 0
         try:
-            response = await client.post(url, content=bodies[i % len(bodies)], headers=headers)
-            if response.status_code == 200:
-                faces = _faces(response)
+            if connection is None:
+                connection = await asyncio.wait_for(
+                    asyncio.open_connection(parts.hostname, parts.port or 80), timeout
+                )
+            reader, writer = connection
+            writer.write(requests[i % len(requests)])
+            status, body, keep_alive = await asyncio.wait_for(read_response(reader), timeout)
+            if status == 200:
+                faces = _faces(body)
             else:
-                error = f"http_{response.status_code}"
-        except httpx.HTTPError as exc:
+                error = f"http_{status}"
+            if not keep_alive:
+                writer.close()
+                connection = None
+        except (
+            OSError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            TimeoutError,
+            ValueError,
+        ) as exc:
             error = type(exc).__name__
+            if connection is not None:
+                connection[1].close()
+            connection = None
         records.append((start, time.perf_counter(), faces, error))
         i += 1
+    if connection is not None:
+        connection[1].close()
 
 
 def summarise(
@@ -157,12 +213,9 @@ async def run_one(
     server_pid: int | None,
 ) -> dict[str, Any]:
     """One closed-loop run at a fixed concurrency; the server is probed when the window opens and closes."""
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     records: list[tuple[float, float, int, str]] = []
-    async with (
-        httpx.AsyncClient(limits=limits, timeout=timeout) as client,
-        httpx.AsyncClient(timeout=timeout) as side,
-    ):
+    requests = requests_for(url, bodies)
+    async with httpx.AsyncClient(timeout=timeout) as side:
 
         async def probe() -> tuple[float, float, float]:
             """Batch-size histogram sum and count, and the server's CPU seconds (read first), now."""
@@ -171,7 +224,7 @@ async def run_one(
 
         until = time.perf_counter() + warmup + duration
         tasks = asyncio.gather(
-            *(_worker(client, url, bodies, i * 7, until, records) for i in range(concurrency))
+            *(_worker(url, requests, i * 7, until, timeout, records) for i in range(concurrency))
         )
         await asyncio.sleep(warmup)
         opened, before, cpu_before = time.perf_counter(), await probe(), sum(os.times()[:2])

@@ -350,3 +350,57 @@ def test_raw_ceiling_runtimes_use_every_core(tiny_model_dir: Path, tmp_path: Pat
 
     predictor = runtimes.load_runtime("openvino/f32", str(tiny_model_dir), str(tmp_path))
     assert predictor.threads == machine.usable_cores()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{"faces": []}', (200, b'{"faces": []}', True)),
+        (
+            b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"fa\r\n8\r\nces": 1}\r\n0\r\n\r\n',
+            (200, b'{"faces": 1}', True),
+        ),
+        (
+            b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+            (503, b"{}", False),
+        ),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", (204, b"", True)),
+    ],
+)
+def test_load_generator_reads_http_responses_off_the_socket(raw: bytes, expected: tuple) -> None:
+    """Status, body and keep-alive of Content-Length, chunked and closing answers; the next answer
+    on the same connection starts right after the body."""
+    import asyncio
+
+    async def read_two() -> tuple:
+        reader = asyncio.StreamReader()
+        reader.feed_data(raw + raw)
+        reader.feed_eof()
+        return await loadgen.read_response(reader), await loadgen.read_response(reader)
+
+    first, second = asyncio.run(read_two())
+    assert first == expected and second == expected
+
+
+def test_prebuilt_requests_are_valid_http_posts() -> None:
+    """Each prebuilt request is parsed by werkzeug as a POST to the path and query with its file."""
+    import io
+
+    from werkzeug.formparser import parse_form_data
+
+    request = loadgen.requests_for(
+        "http://127.0.0.1:8000/predict?detect=never", [loadgen.multipart_body("a.jpg", b"JPEG")]
+    )[0]
+    head, _, body = request.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "POST /predict?detect=never HTTP/1.1"
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    assert headers["Host"] == "127.0.0.1:8000" and int(headers["Content-Length"]) == len(body)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": headers["Content-Type"],
+        "CONTENT_LENGTH": headers["Content-Length"],
+        "wsgi.input": io.BytesIO(body),
+    }
+    _, _, files = parse_form_data(environ)
+    assert files["image"].read() == b"JPEG"
