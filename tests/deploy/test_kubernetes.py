@@ -109,7 +109,8 @@ def test_probes_security_and_writable_paths(base: dict) -> None:
 
 
 def test_resources_fit_the_measured_workers(base: dict) -> None:
-    """Requests cover 2 workers at the measured ~190 MiB plus the master; limits the 674 MiB cold start."""
+    """Requests cover the workers at the measured ~190 MiB plus the master; limits the 674 MiB cold
+    start; the CPU limit is exactly workers x model threads."""
     resources = api_container(base)["resources"]
     mebibytes = {k: int(v["memory"].removesuffix("Mi")) for k, v in resources.items()}
     workers = int(base[("ConfigMap", "emotion-settings")]["data"]["WORKERS"])
