@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from training import calibrate_crop, ensemble, evaluate, export, model_card, predict, train, tune
+from training import calibrate_crop, choose_tta, ensemble, evaluate, export, model_card, predict, train, tune
 from training.cli import command
 
 MISSING = "/nonexistent/emotion-test"
@@ -31,6 +31,8 @@ CASES = [
     (predict.main, ["--model", MISSING, "face.png"], "no SavedModel found"),
     (calibrate_crop.main, ["--data-dir", MISSING], "does not exist"),
     (model_card.main, [MISSING], "no SavedModel found"),
+    (choose_tta.main, ["--checkpoint", f"{MISSING}.keras", "--data-dir", "{data}"], "no file"),
+    (choose_tta.main, ["--checkpoint", "a.keras", "--candidates", "ten"], "unknown tta ten"),
 ]
 
 
