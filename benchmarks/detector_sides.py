@@ -14,7 +14,6 @@ Everything runs in one process on the same payloads, so the rows compare; the CP
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import machine, photo_accuracy, server
+from benchmarks.report import save_named
 from benchmarks.serving import loadgen
 from benchmarks.workloads import scenes, write_payloads
 
@@ -124,11 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     sides = [int(s) for s in args.sides.split(",")]
     with tempfile.TemporaryDirectory(prefix="detector-sides-") as logs:
         results = sweep(args.model_dir, args.data_dir, sides, args.faces, args.duration, Path(logs))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = render(results)
-    (args.out / f"{args.name}.md").write_text(text)
-    print(text)
+    save_named(results, render(results), args.out, args.name)
     return 0
 
 

@@ -31,6 +31,7 @@ import httpx
 import numpy as np
 
 from benchmarks import machine, server
+from benchmarks.report import save_named
 from contract.crop import CALIBRATED, LEGACY, policy_from_metadata
 from contract.modeldir import read_metadata, resolve_version_dir
 
@@ -209,11 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="photo-logs-") as logs:
         results = run(args.model_dir, args.data_dir, args.faces, args.variants.split(","), Path(logs))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = render(results)
-    (args.out / f"{args.name}.md").write_text(text)
-    print(text)
+    save_named(results, render(results), args.out, args.name)
     return 0
 
 

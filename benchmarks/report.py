@@ -90,6 +90,14 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
     return {"ratios": ratios, "targets": targets}
 
 
+def save_named(results: dict[str, Any], markdown: str, out_dir: Path, name: str) -> None:
+    """<name>.json and <name>.md of a side benchmark (photo accuracy, detector sizes), then print it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / f"{name}.md").write_text(markdown)
+    print(markdown)
+
+
 def write(results: dict[str, Any], out_dir: Path, latest_name: str) -> list[Path]:
     """Write <stamp>.json/.md and <latest_name>.json/.md; returns the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
