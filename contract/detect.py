@@ -21,8 +21,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 # YuNet's accuracy drops on inputs over ~960 px (yuface warns about it) and its cost grows with the
-# area: 46 ms of CPU for a 640x480 photo, 22 ms at 480 px, 9 ms at 320 px (docs/runtimes.md).
-# DETECTOR_MAX_SIDE trades small-face recall for that cost; this is its default.
+# area: measured 46 ms of CPU for a 640x480 photo, 22 ms at 480 px, 9 ms at 320 px on a 2-core
+# EPYC. DETECTOR_MAX_SIDE trades small-face recall for that cost (docs/photos.md); this is its
+# default, and service.settings validates the same range.
 YUNET_MAX_SIDE = 640
 YUNET_MAX_SIDE_RANGE = (160, 1280)
 HAAR_MAX_SIDE = 1024

@@ -62,7 +62,8 @@ class Settings:
     # faces are its weak spot (docs/photos.md). 1 = one pass only.
     detector_retry_scale: float = 2.0
     # The long side YuNet's first pass sees (larger photos are shrunk to it): its cost grows with the
-    # area, and small faces are lost when it shrinks (docs/photos.md has both, measured).
+    # area, and small faces are lost when it shrinks (docs/photos.md has both, measured). Default and
+    # range are contract.detect's YUNET_MAX_SIDE(_RANGE), not imported so the master stays free of cv2.
     detector_max_side: int = 640
     # Detected faces whose shorter side is under this many pixels are not classified (counted as
     # detection.too_small): below it accuracy falls off (docs/photos.md has the measurement).

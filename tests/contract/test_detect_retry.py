@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from contract.detect import YUNET_RETRY_MAX_SIDE, YuNetDetector, make_detector
+from contract.detect import (
+    YUNET_MAX_SIDE,
+    YUNET_MAX_SIDE_RANGE,
+    YUNET_RETRY_MAX_SIDE,
+    YuNetDetector,
+    make_detector,
+)
 from training.scenes import backgrounds, paste_face
 
 SMALL_SIDE = 40  # px: YuNet's first pass misses most real faces this small in a 640x480 photo
@@ -95,3 +101,24 @@ def test_max_side_out_of_range_is_refused(max_side: int) -> None:
     """A first pass too small to find anything, or beyond YuNet's accurate range, is refused."""
     with pytest.raises(ValueError, match="max_side"):
         make_detector("yunet", 0.6, 2.0, max_side)
+
+
+@pytest.mark.parametrize(
+    "max_side", [YUNET_MAX_SIDE_RANGE[0] - 1, *YUNET_MAX_SIDE_RANGE, YUNET_MAX_SIDE_RANGE[1] + 1]
+)
+def test_settings_accept_exactly_what_the_detector_accepts(max_side: int) -> None:
+    """DETECTOR_MAX_SIDE's default and bounds are the detector's own (settings do not import it)."""
+    from service.settings import Settings, SettingsError
+
+    assert Settings().detector_max_side == YUNET_MAX_SIDE
+    try:
+        YuNetDetector(max_side=max_side)
+        detector_ok = True
+    except ValueError:
+        detector_ok = False
+    try:
+        Settings(detector_max_side=max_side)
+        settings_ok = True
+    except SettingsError:
+        settings_ok = False
+    assert settings_ok == detector_ok
