@@ -74,7 +74,8 @@ def load_runtime(runtime: str, model_dir: str, cache_dir: str = "", calibration_
             inference_backend=backend,
             inference_precision=precision,
             # The machine's ceiling: one process on every core. A service worker gets cores / workers
-            # threads (1 of 2 here with OpenVINO's 2 workers), and its own ceiling is about that share.
+            # threads, and its own ceiling is about that share (runs before 2026-12-01 16:00 timed
+            # OpenVINO on the 1-of-2 share of the old two-worker default).
             tf_threads=usable_cores(),
             runtime_cache_dir=service_cache(cache_dir),
             calibration_dir=calibration_dir,
