@@ -2,6 +2,7 @@
 
 python -m benchmarks.photo_accuracy [--model-dir models/emotion] [--data-dir ../shared/datasets/fer2013]
     [--faces 500] [--variants default,legacy,align] [--out benchmarks/results]
+    [--compare-model-dir OTHER ...]   (other models, as committed, on the same faces and scenes)
 
 FER2013 *test* faces are pasted into real background photos (training.scenes) at 64, 128
 and 256 px with rolls up to +-15 degrees, JPEG-encoded and posted to /predict of gunicorn
@@ -207,11 +208,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default="default,legacy,align")
     parser.add_argument("--out", type=Path, default=machine.ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default="photo-accuracy")
+    parser.add_argument(
+        "--compare-model-dir",
+        type=Path,
+        action="append",
+        default=[],
+        help="another model, served as committed, on the same faces and scenes in this run (repeatable)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="photo-logs-") as logs:
         results = run(args.model_dir, args.data_dir, args.faces, args.variants.split(","), Path(logs))
-    save_named(results, render(results), args.out, args.name)
+        results["compared"] = compare(args.compare_model_dir, args.data_dir, args.faces, Path(logs))
+    save_named(results, render(results) + render_compared(results), args.out, args.name)
     return 0
+
+
+def compare(model_dirs: list[Path], data_dir: Path, faces: int, log_dir: Path) -> dict[str, Any]:
+    """Each model as committed, on the faces and scenes run() used (same seeds), one server each."""
+    files, labels = test_faces(data_dir, faces)
+    compared = {}
+    for model_dir in model_dirs:
+        version_dir = resolve_version_dir(model_dir)
+        policy = policy_from_metadata(read_metadata(version_dir))
+        compared[machine.display_path(version_dir)] = {
+            "policy": policy.to_dict(),
+            **measure(version_dir, files, labels, log_dir),
+        }
+    return compared
+
+
+def render_compared(results: dict[str, Any]) -> str:
+    """The compared models beside the main one's default variant, per face size (empty without any)."""
+    if not results.get("compared"):
+        return ""
+    rows = {results["model_dir"]: results["variants"].get("default"), **results["compared"]}
+    lines = [
+        "",
+        "## Models compared in this run (same faces, scenes and detector settings)",
+        "",
+        "| model | face px | found | through service | same faces as crops | ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, measured in rows.items():
+        for side, row in (measured or {}).get("sizes", {}).items():
+            lines.append(
+                f"| {name} | {side} | {row['face_found']:.3f} | {row['service']:.4f} | "
+                f"{row['crops']:.4f} | {row['ratio']:.3f} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

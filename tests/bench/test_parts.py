@@ -404,3 +404,37 @@ def test_prebuilt_requests_are_valid_http_posts() -> None:
     }
     _, _, files = parse_form_data(environ)
     assert files["image"].read() == b"JPEG"
+
+
+def test_compared_models_use_the_same_faces_and_are_tabled(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch
+) -> None:
+    """--compare-model-dir: every compared model is measured on the faces run() drew (same seed),
+    and the table puts it beside the main model's default variant."""
+    from benchmarks import photo_accuracy
+
+    data = tmp_path / "data"
+    for i in range(6):
+        (data / "test" / ("happy" if i % 2 else "sad")).mkdir(parents=True, exist_ok=True)
+        (data / "test" / ("happy" if i % 2 else "sad") / f"{i}.png").write_bytes(b"x")
+    seen = []
+
+    def fake_measure(model_dir, files, labels, log_dir):
+        seen.append((model_dir, [f.name for f in files], labels))
+        return {
+            "crop_accuracy": 0.5,
+            "sizes": {"64": {"service": 0.4, "crops": 0.5, "ratio": 0.8, "face_found": 0.9}},
+        }
+
+    monkeypatch.setattr(photo_accuracy, "measure", fake_measure)
+    compared = photo_accuracy.compare([tiny_model_dir], data, 4, tmp_path)
+    files, labels = photo_accuracy.test_faces(data, 4)
+    assert [(names, lab) for _, names, lab in seen] == [([f.name for f in files], labels)]
+    main = {"sizes": {"64": {"service": 0.3, "crops": 0.5, "ratio": 0.6, "face_found": 0.7}}}
+    text = photo_accuracy.render_compared(
+        {"model_dir": "models/emotion/7", "variants": {"default": main}, "compared": compared}
+    )
+    assert "| models/emotion/7 | 64 | 0.700 | 0.3000 | 0.5000 | 0.600 |" in text
+    (name,) = compared
+    assert f"| {name} | 64 | 0.900 | 0.4000 | 0.5000 | 0.800 |" in text
+    assert photo_accuracy.render_compared({"compared": {}}) == ""
