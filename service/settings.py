@@ -36,8 +36,8 @@ class Settings:
     model_dir: str = "models/emotion"
     host: str = "127.0.0.1"
     port: int = 8000
-    # 0 = auto (worker_count): one per core, at most 4, when OpenVINO serves (a worker is ~200 MiB and
-    # Python work, detection included, holds one GIL per worker); 1 on TensorFlow (~700 MiB each).
+    # 0 = auto (worker_count): one per two cores, at most 4, when OpenVINO serves (a worker is ~200 MiB
+    # and its Python work holds one GIL per worker); 1 on TensorFlow (~700 MiB each).
     workers: int = 0
     # One request occupies a gthread thread while it waits for its batch, so fewer threads than
     # BATCH_MAX_SIZE would cap every batch at THREADS (measured: mean batch 8.0 with 8 threads).
