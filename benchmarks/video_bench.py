@@ -49,19 +49,14 @@ def write_clip(path: Path, seconds: float) -> Path:
 
 def cli_speed(model_dir: Path, clip: Path, out: Path, repeats: int) -> dict[str, Any]:
     """analyze_file (what python -m service.video runs) on the clip; sampled frames/s per run."""
-    from contract.detect import make_detector
     from service.runtime import select
     from service.settings import Settings
+    from service.stages.faces import settings_detector
     from service.video.offline import analyze_file
 
     settings = Settings.from_env(model_dir=str(model_dir))
     predictor = select.load_predictor(settings)
-    detector = make_detector(
-        settings.detector,
-        settings.detector_confidence,
-        settings.detector_retry_scale,
-        settings.detector_max_side,
-    )
+    detector = settings_detector(settings)
     runs = []
     for i in range(repeats):
         started = time.perf_counter()

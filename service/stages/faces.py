@@ -2,7 +2,7 @@
 
 contract.faces.find_faces does the work (photo evaluation and `--detect` training call it too);
 this stage binds it to what the served model and the settings decide: the crop policy from the
-model's metadata.json, DETECTOR / DETECTOR_CONFIDENCE and MIN_FACE_SIZE.
+model's metadata.json, the DETECTOR_* settings (settings_detector) and MIN_FACE_SIZE.
 """
 
 from __future__ import annotations
@@ -20,6 +20,17 @@ from contract.modeldir import ModelDirError
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def settings_detector(settings: Settings, name: str | None = None) -> Detector:
+    """The detector the DETECTOR_* settings describe (name overrides DETECTOR, as the video CLI's
+    --detector does): the one place that maps those settings onto contract.detect."""
+    return make_detector(
+        name or settings.detector,
+        settings.detector_confidence,
+        settings.detector_retry_scale,
+        settings.detector_max_side,
+    )
 
 
 @dataclass(frozen=True)
@@ -49,13 +60,7 @@ class FaceFinder:
             raise ModelDirError(f"{model}: {exc}") from None
         origin = "from metadata.json" if policy != LEGACY else "legacy"
         log.info("crop policy %s (%s)", policy.to_dict(), origin)
-        detector = make_detector(
-            settings.detector,
-            settings.detector_confidence,
-            settings.detector_retry_scale,
-            settings.detector_max_side,
-        )
-        return cls(detector, policy, settings.min_face_size)
+        return cls(settings_detector(settings), policy, settings.min_face_size)
 
     def __call__(self, image: np.ndarray, mode: str = "auto") -> FaceRegions:
         """The faces of one image or frame under detect=auto|always|never."""

@@ -78,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     from contract.crop import CropPolicyError, policy_from_metadata
-    from contract.detect import make_detector
     from contract.modeldir import ModelDirError
     from service.errors import ApiError
     from service.runtime import select
     from service.settings import Settings, SettingsError
+    from service.stages.faces import settings_detector
     from service.video.offline import analyze_file, model_batcher, video_files
 
     if not args.video.exists():
@@ -107,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     runtime = select.runtime_info(predictor)
     print(f"model {predictor.name} v{predictor.version} on {runtime['backend']}/{runtime['precision']}")
-    detector = make_detector(
-        args.detector, settings.detector_confidence, settings.detector_retry_scale, settings.detector_max_side
-    )
+    detector = settings_detector(settings, args.detector)
     options = Options(
         fps=None if args.every_frame else args.fps,
         max_seconds=args.max_seconds,
