@@ -7,6 +7,9 @@ Each of C workers sends the next image as soon as its previous answer arrived, o
 keep-alive connection. The requests are prebuilt bytes and the answers are read straight off
 the socket: on a 2-core machine the client shares the CPU with the server, and httpx spent
 up to 0.7 of a core at concurrency 32, which the server then lacked (docs/benchmarks.md).
+Like curl, requests and httpx, every request carries a new random multipart boundary (the
+prebuilt bytes get it swapped in at send time; --same-boundary sends one for all): the server's
+parser pays per new boundary, and one fixed boundary would hide that cost (docs/benchmarks.md).
 Only answers that arrive inside the measured window (after the warm-up) count, for
 throughput and latency alike. Requests still in flight when it closes are awaited but
 not counted, so the server is idle again before the next run starts.
@@ -33,6 +36,12 @@ import numpy as np
 import psutil
 
 BOUNDARY = uuid.uuid4().hex
+_BOUNDARY_BYTES = BOUNDARY.encode()
+
+
+def fresh_boundary(request: bytes) -> bytes:
+    """The prebuilt request with a new random boundary of the same length (so Content-Length holds)."""
+    return request.replace(_BOUNDARY_BYTES, os.urandom(len(BOUNDARY) // 2).hex().encode())
 
 
 def multipart_body(name: str, data: bytes, field: str = "image") -> bytes:
@@ -126,6 +135,7 @@ async def _worker(
     until: float,
     timeout: float,
     records: list[tuple[float, float, int, str]],
+    same_boundary: bool = False,
 ) -> None:
     """Send requests back to back until `until`; record (start, end, faces, error) of each answer."""
     parts = urlsplit(url)
@@ -139,7 +149,8 @@ async def _worker(
                     asyncio.open_connection(parts.hostname, parts.port or 80), timeout
                 )
             reader, writer = connection
-            writer.write(requests[i % len(requests)])
+            request = requests[i % len(requests)]
+            writer.write(request if same_boundary else fresh_boundary(request))
             status, body, keep_alive = await asyncio.wait_for(read_response(reader), timeout)
             if status == 200:
                 faces = _faces(body)
@@ -211,6 +222,7 @@ async def run_one(
     timeout: float,
     metrics_url: str | None,
     server_pid: int | None,
+    same_boundary: bool = False,
 ) -> dict[str, Any]:
     """One closed-loop run at a fixed concurrency; the server is probed when the window opens and closes."""
     records: list[tuple[float, float, int, str]] = []
@@ -224,7 +236,10 @@ async def run_one(
 
         until = time.perf_counter() + warmup + duration
         tasks = asyncio.gather(
-            *(_worker(url, requests, i * 7, until, timeout, records) for i in range(concurrency))
+            *(
+                _worker(url, requests, i * 7, until, timeout, records, same_boundary)
+                for i in range(concurrency)
+            )
         )
         await asyncio.sleep(warmup)
         opened, before, cpu_before = time.perf_counter(), await probe(), sum(os.times()[:2])
@@ -252,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="per-request timeout (s)")
     parser.add_argument("--metrics-url", help="the service's /metrics, for the batch-size histogram")
     parser.add_argument("--server-pid", type=int, help="gunicorn master pid, for the server's CPU time")
+    parser.add_argument(
+        "--same-boundary", action="store_true", help="one multipart boundary for every request"
+    )
     args = parser.parse_args(argv)
     bodies = load_bodies(args.payloads)
     levels = [int(c) for c in args.concurrency.split(",") if c]
@@ -266,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.timeout,
                 args.metrics_url,
                 args.server_pid,
+                args.same_boundary,
             )
         )
         for c in levels

@@ -13,6 +13,7 @@ from flask import Request
 from service.limits import Limits
 from service.schemas import BatchJson, ImageJson
 from service.stages import StageError
+from service.stages.single_part import single_file
 
 SINGLE_FIELDS = ("image", "file")
 BATCH_FIELD = "images"
@@ -94,10 +95,25 @@ def read_image(request: Request, limits: Limits) -> bytes:
         return request.get_data(cache=False)
     if kind == "json":
         return decode_base64(ImageJson().load(_json_body(request))["image"], limits.image_bytes)
+    if (part := _one_file_part(request)) is not None and part[0] in SINGLE_FIELDS:
+        return part[1]
     for name in SINGLE_FIELDS:
         if name in request.files:
             return request.files[name].read()
     raise MissingField("multipart request has no image", details={"image": ["Missing file field 'image'."]})
+
+
+def _one_file_part(request: Request) -> tuple[str, bytes] | None:
+    """The single file part of a multipart body read without werkzeug's parser, if it is that simple.
+
+    get_data keeps the body (at most one image's limit: limit_body, 413 past it), so werkzeug
+    can still parse it when this returns None.
+    """
+    try:
+        boundary = request.mimetype_params.get("boundary", "").encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    return single_file(request.get_data(cache=True), boundary)
 
 
 def read_images(request: Request, limits: Limits) -> list[bytes | ReadError]:

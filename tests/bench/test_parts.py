@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -24,6 +25,28 @@ def test_multipart_body_is_parsed_by_werkzeug() -> None:
         method="POST", data=body, content_type=f"multipart/form-data; boundary={loadgen.BOUNDARY}"
     )
     assert builder.get_request().files["image"].read() == b"\xff\xd8\xffdata"
+
+
+def test_every_request_gets_a_new_boundary_like_real_clients() -> None:
+    """fresh_boundary swaps the boundary in header and body alike, keeps the length, and differs
+    each time: a server's per-boundary cost is paid as with curl, requests or httpx."""
+    from werkzeug.formparser import parse_form_data
+
+    request = loadgen.requests_for(
+        "http://127.0.0.1:8000/predict", [loadgen.multipart_body("a.jpg", b"JPEG")]
+    )[0]
+    first, second = loadgen.fresh_boundary(request), loadgen.fresh_boundary(request)
+    assert len(first) == len(second) == len(request)
+    assert loadgen.BOUNDARY.encode() not in first and first != second
+    head, _, body = first.partition(b"\r\n\r\n")
+    content_type = next(line for line in head.decode().split("\r\n") if line.startswith("Content-Type"))
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": content_type.split(": ", 1)[1],
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    assert parse_form_data(environ)[2]["image"].read() == b"JPEG"
 
 
 def test_summarise_counts_only_answers_inside_the_window() -> None:
@@ -384,8 +407,6 @@ def test_load_generator_reads_http_responses_off_the_socket(raw: bytes, expected
 
 def test_prebuilt_requests_are_valid_http_posts() -> None:
     """Each prebuilt request is parsed by werkzeug as a POST to the path and query with its file."""
-    import io
-
     from werkzeug.formparser import parse_form_data
 
     request = loadgen.requests_for(
