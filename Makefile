@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock browser-deps redis-deps test test-slow lint format train evaluate tune ensemble choose-tta export predict serve docs clean
+.PHONY: help venv lock browser-deps redis-deps test test-slow lint format train evaluate tune ensemble precision-check choose-tta export predict serve docs clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ tune: venv ## hyperparameter search (keras-tuner): DATA_DIR=... [ARGS="--trials 
 
 ensemble: venv ## compare checkpoints and their average on validation; add --publish to export: ARGS="--member a.keras --member b.keras --config f.toml"
 	$(PY) -m training.ensemble --data-dir $(DATA_DIR) $(ARGS)
+
+precision-check: venv ## bf16 vs float32 training: the same short run twice, validation curves and s/epoch: DATA_DIR=... ARGS="--config f.toml [--check-epochs 4 --check-steps 150]"
+	$(PY) -m training.precision_check --data-dir $(DATA_DIR) $(ARGS)
 
 choose-tta: venv ## test-time views of a checkpoint chosen on validation under a cost cap: ARGS="--checkpoint runs/x/best.keras --config f.toml --max-passes 4"
 	$(PY) -m training.choose_tta --data-dir $(DATA_DIR) $(ARGS)

@@ -80,7 +80,7 @@ def library_versions() -> dict[str, str]:
 
 def cpu_features() -> dict[str, Any]:
     """The CPU flags that decide inference speed, and whether bf16 runs natively (AMX or AVX512_BF16)."""
-    from service.runtime import cpu
+    from contract import cpu
 
     flags = cpu.cpu_flags()
     return {"flags": cpu.relevant_flags(flags), "native_bf16": cpu.native_bf16(flags)}

@@ -37,8 +37,9 @@ def service_cache(cache_dir: str = "") -> str:
 
 def default_runtime(model_dir: str | Path, cache_dir: str = "") -> str:
     """What INFERENCE_BACKEND=auto INFERENCE_PRECISION=auto resolves to for this model on this machine."""
+    from contract import cpu
     from contract.modeldir import resolve_version_dir
-    from service.runtime import cpu, gate, select
+    from service.runtime import gate, select
     from service.runtime.cache import cache_dir as resolve_cache
     from service.runtime.cache import model_hash
     from service.runtime.gpu import gpu_visible

@@ -16,7 +16,8 @@ from typing import Any
 
 from benchmarks import server as srv
 from benchmarks.machine import ROOT
-from service.runtime import cpu, select
+from contract import cpu
+from service.runtime import select
 from service.settings import Settings
 
 # Every request its own model call (still one model call at a time per worker).

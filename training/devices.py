@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+from contract import cpu
 from contract.devices import enable_memory_growth
 
 log = logging.getLogger(__name__)
@@ -16,12 +18,7 @@ log = logging.getLogger(__name__)
 
 def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """True when the CPU flags include AMX-BF16 or AVX512_BF16 (Linux; False elsewhere)."""
-    try:
-        with open(cpuinfo) as handle:
-            flags = handle.read()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    return cpu.native_bf16(cpu.read_flags(Path(cpuinfo)))
 
 
 def configure_devices(mixed_precision: str = "auto") -> tf.distribute.Strategy:

@@ -69,9 +69,11 @@ def initial_model(config: TrainConfig, num_classes: int) -> keras.Model:
     return model
 
 
-def fit(run: Run, strategy: tf.distribute.Strategy, seed: int) -> tuple[keras.Model, float]:
+def fit(
+    run: Run, strategy: tf.distribute.Strategy, seed: int, extra_callbacks: list | None = None
+) -> tuple[keras.Model, float]:
     """Fit on the run's training rows (oversampled if configured), validated on its validation rows;
-    the model and the seconds fitting took."""
+    the model and the seconds fitting took (extra_callbacks: e.g. training.precision_check's timer)."""
     config = run.config
     train_rows = oversample(run.train_rows, seed) if config.oversample else run.train_rows
     log.info(
@@ -110,7 +112,7 @@ def fit(run: Run, strategy: tf.distribute.Strategy, seed: int) -> tuple[keras.Mo
         epochs=config.epochs,
         class_weight=None if config.teachers else run.class_weights,  # distillation: per-sample weights
         steps_per_epoch=config.steps_per_epoch or None,
-        callbacks=cb.make_callbacks(config, run.history),
+        callbacks=[*cb.make_callbacks(config, run.history), *(extra_callbacks or [])],
         shuffle=False,
         verbose=1,
     )

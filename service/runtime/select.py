@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract import cpu
 from contract.modeldir import ModelDirError, read_metadata, resolve_version_dir
-from service.runtime import cpu, gate
+from service.runtime import gate
 from service.runtime.cache import cache_dir, model_hash
 from service.runtime.convert import ConversionError
 from service.runtime.gpu import gpu_visible

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract import cpu
 from service.app import create_app
-from service.runtime import cpu, select
+from service.runtime import select
 from service.runtime.cache import model_hash
 from service.runtime.convert import ConversionError
 from service.runtime.gpu import gpu_visible

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.runtime import cpu
+from contract import cpu
 from tests.support.servers import serve
 
 pytestmark = pytest.mark.e2e

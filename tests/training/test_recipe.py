@@ -181,3 +181,46 @@ def test_recipe_trains_distils_and_exports(
     train_df, val_df = split_train_val(manifest, config)
     soft, _ = distill.cached_teacher_targets(config, train_df, val_df, names(manifest), Path(config.run_dir))
     assert soft.shape == (len(train_df), 7)
+
+
+def test_precision_check_trains_both_policies_and_reports_them(tmp_path: Path, tiny_dataset: Path) -> None:
+    """training.precision_check: the same short run under float32 and mixed_bfloat16, each curve
+    and s/epoch recorded, nothing exported, the global policy restored for whatever runs next."""
+    from training import precision_check
+
+    base = tiny_config(tmp_path, tiny_dataset, ema=0.9)
+    try:
+        report = precision_check.check(base, epochs=2, steps=2, out=tmp_path / "check")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    runs = report["runs"]
+    assert [runs[p]["policy"] for p in ("float32", "bf16")] == ["float32", "mixed_bfloat16"]
+    assert runs["float32"]["compute_dtypes"] == ["float32"] and "bfloat16" in runs["bf16"]["compute_dtypes"]
+    for run in runs.values():
+        assert len(run["val_accuracy"]) == len(run["seconds_per_epoch"]) == 2
+    assert set(report["comparison"]) == {
+        "final_val_accuracy_bf16_minus_f32",
+        "best_val_accuracy_bf16_minus_f32",
+        "speedup_bf16",
+    }
+    assert (tmp_path / "check" / "precision-check.md").read_text().count("| ") >= 4
+    assert not (tmp_path / "models").exists()  # no export, so the test split is never read
+
+
+def test_precision_check_continues_a_bf16_checkpoint_in_float32(tmp_path: Path, tiny_dataset: Path) -> None:
+    """--start-from a checkpoint trained under mixed_bfloat16: the float32 run rebuilds it in float32
+    (loaded as saved, it would keep computing in bf16 and the comparison would compare nothing)."""
+    from training import precision_check
+    from training.model import compile_model, make_model
+
+    base = tiny_config(tmp_path, tiny_dataset)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        source = tmp_path / "bf16.keras"
+        compile_model(make_model(base, 7), base).save(source)
+        report = precision_check.check(base, epochs=1, steps=2, out=tmp_path / "check", start_from=source)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert report["runs"]["float32"]["compute_dtypes"] == ["float32"]
+    assert "bfloat16" in report["runs"]["bf16"]["compute_dtypes"]
+    assert report["start_from"] == str(source)

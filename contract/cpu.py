@@ -1,4 +1,5 @@
-"""What this CPU can do for inference, read from /proc/cpuinfo flags (no runtime imported)."""
+"""What this CPU can do, read from /proc/cpuinfo flags (no runtime imported): the service picks its
+inference precision from it, training its bf16 policy, and every benchmark records it."""
 
 from __future__ import annotations
 
