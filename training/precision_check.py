@@ -108,17 +108,20 @@ def run_one(config: TrainConfig, start_from: Path | None = None) -> dict[str, An
         raise SystemExit(f"{config.run_dir} holds an earlier check: remove it or pick another --out")
     cb.prepare_run_dir(config.run_dir)
     strategy = configure_devices(config.mixed_precision)
+    # One stream for both precisions: the seed of a continued run depends on the checkpoint's
+    # path, so it is taken from the shared source, not from each run's rebuilt copy.
+    seed = stream_seed(dataclasses.replace(config, init_from=str(start_from) if start_from else None), 0)
     if start_from:
         start = start_checkpoint(start_from, config, Path(config.run_dir) / "start.keras")
         config = dataclasses.replace(config, init_from=str(start))
     run = load_run(config)
-    seed = stream_seed(config, 0)
     keras.utils.set_random_seed(seed)
     timer = epoch_timer()
     model, _ = fit(run, strategy, seed, extra_callbacks=[timer])
     history = pd.read_csv(Path(config.run_dir) / "history.csv")
     return {
         "policy": keras.mixed_precision.global_policy().name,
+        "seed": seed,
         # What the trained layers computed in: the proof that each run trained in its precision.
         "compute_dtypes": sorted(
             {layer.dtype_policy.compute_dtype for layer in model.layers if layer.weights}

@@ -224,3 +224,5 @@ def test_precision_check_continues_a_bf16_checkpoint_in_float32(tmp_path: Path, 
     assert report["runs"]["float32"]["compute_dtypes"] == ["float32"]
     assert "bfloat16" in report["runs"]["bf16"]["compute_dtypes"]
     assert report["start_from"] == str(source)
+    # Same shuffle and augmentation stream, although each run continues its own rebuilt copy.
+    assert report["runs"]["float32"]["seed"] == report["runs"]["bf16"]["seed"]
