@@ -18,6 +18,7 @@ from service.stages.single_part import single_file
 SINGLE_FIELDS = ("image", "file")
 BATCH_FIELD = "images"
 ACCEPTED = "multipart/form-data, image/* (raw body) or application/json"
+FAST_PATH_MAX_BYTES = 1024 * 1024  # the worker keeps bodies up to this size in memory anyway
 
 
 class ReadError(StageError):
@@ -106,9 +107,13 @@ def read_image(request: Request, limits: Limits) -> bytes:
 def _one_file_part(request: Request) -> tuple[str, bytes] | None:
     """The single file part of a multipart body read without werkzeug's parser, if it is that simple.
 
-    get_data keeps the body (at most one image's limit: limit_body, 413 past it), so werkzeug
-    can still parse it when this returns None.
+    get_data keeps the body, so werkzeug can still parse it when this returns None. Bodies over
+    FAST_PATH_MAX_BYTES go to werkzeug directly: the kept body plus the part's copy would hold
+    a large upload in memory twice, where werkzeug spools its file to disk (and for a large
+    image the per-boundary cost is small next to decoding it).
     """
+    if not request.content_length or request.content_length > FAST_PATH_MAX_BYTES:
+        return None
     try:
         boundary = request.mimetype_params.get("boundary", "").encode("ascii")
     except UnicodeEncodeError:

@@ -142,3 +142,17 @@ def test_read_image_falls_back_to_werkzeug_for_other_bodies(request_of) -> None:
     """A body with two parts is parsed by werkzeug: the image field is still found."""
     request = request_of(data={"note": "hi", "image": (io.BytesIO(PNG), "f.png")})
     assert rd.read_image(request, LIMITS) == PNG
+
+
+def test_large_uploads_go_to_werkzeug(request_of, monkeypatch) -> None:
+    """Over FAST_PATH_MAX_BYTES the body is not kept twice in memory: werkzeug (which spools the
+    file to disk) reads it, and the answer is the same."""
+    calls = []
+    monkeypatch.setattr(rd, "single_file", lambda *a: calls.append(1))
+    big = b"x" * (rd.FAST_PATH_MAX_BYTES + 1)
+    limits = Limits(image_bytes=4 * rd.FAST_PATH_MAX_BYTES, pixels=10_000, batch_items=3, video_bytes=50_000)
+    request = request_of(data=body(big), content_type=f"multipart/form-data; boundary={B.decode()}")
+    assert rd.read_image(request, limits) == big and calls == []
+    small = request_of(data=body(b"y" * 10), content_type=f"multipart/form-data; boundary={B.decode()}")
+    rd.read_image(small, LIMITS)
+    assert calls == [1]
