@@ -45,6 +45,17 @@ def make_model(config: TrainConfig, num_classes: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="emotion_cnn")
 
 
+def rebuilt(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """model's weights in a fresh network of config, built under the current global dtype policy.
+
+    A Keras model keeps the policy it was built under; this is how a network moves between
+    mixed_bfloat16 and float32 (export, training.precision_check).
+    """
+    copy = make_model(config, int(model.output_shape[-1]))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     """Adam, or SGD with (Nesterov) momentum; optional decoupled weight decay and weight EMA."""
     common = {

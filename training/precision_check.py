@@ -87,11 +87,9 @@ def start_checkpoint(source: Path, config: TrainConfig, path: Path) -> Path:
     checkpoint would train in bf16 in the float32 run too.
     """
     from training.keras_models import load_checkpoint
-    from training.model import compile_model, make_model
+    from training.model import compile_model, rebuilt
 
-    trained = load_checkpoint(source, compile=False)
-    model = make_model(config, int(trained.output_shape[-1]))
-    model.set_weights(trained.get_weights())
+    model = rebuilt(load_checkpoint(source, compile=False), config)
     path.parent.mkdir(parents=True, exist_ok=True)
     compile_model(model, config).save(path)
     return path
@@ -132,14 +130,15 @@ def run_one(config: TrainConfig, start_from: Path | None = None) -> dict[str, An
     }
 
 
+def steady(seconds: list[float]) -> float:
+    """Mean seconds of the epochs after the first (tracing and cache fill); the first if alone."""
+    later = seconds[1:] or seconds
+    return sum(later) / len(later)
+
+
 def compare(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Final validation accuracy difference and the speed ratio (epochs after the first)."""
     f32, bf16 = results["float32"], results["bf16"]
-
-    def steady(seconds: list[float]) -> float:
-        later = seconds[1:] or seconds
-        return sum(later) / len(later)
-
     return {
         "final_val_accuracy_bf16_minus_f32": round(bf16["val_accuracy"][-1] - f32["val_accuracy"][-1], 4),
         "best_val_accuracy_bf16_minus_f32": round(max(bf16["val_accuracy"]) - max(f32["val_accuracy"]), 4),
@@ -163,10 +162,9 @@ def render(report: dict[str, Any]) -> str:
     ]
     for name, run in report["runs"].items():
         seconds = run["seconds_per_epoch"]
-        rest = seconds[1:] or seconds
         lines.append(
             f"| {name} (`{run['policy']}`) | {', '.join(f'{v:.4f}' for v in run['val_accuracy'])} | "
-            f"{seconds[0]:.1f}, then {sum(rest) / len(rest):.1f} |"
+            f"{seconds[0]:.1f}, then {steady(seconds):.1f} |"
         )
     c = report["comparison"]
     lines += [

@@ -32,16 +32,14 @@ def float32_copy(model: keras.Model, config: TrainConfig) -> keras.Model:
     """
     if all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers):
         return model
-    from training.model import make_model
+    from training.model import rebuilt
 
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        copy = make_model(config, int(model.output_shape[-1]))
+        return rebuilt(model, config)
     finally:
         keras.mixed_precision.set_global_policy(policy)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def publish(model: keras.Model, run: Run, source: dict[str, Any]) -> Path:

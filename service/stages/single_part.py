@@ -46,7 +46,8 @@ def single_file(body: bytes, boundary: bytes) -> tuple[str, bytes] | None:
 
 def _file_field(head: bytes) -> str | None:
     """The field name of a part header block naming a file, or None if the block is unusual."""
-    if b"\r" in head.replace(b"\r\n", b"") or b"\n" in head.replace(b"\r\n", b""):
+    unbroken = head.replace(b"\r\n", b"")
+    if b"\r" in unbroken or b"\n" in unbroken:
         return None  # bare CR or LF: werkzeug's line splitting differs
     try:
         lines = head.decode().split("\r\n")
