@@ -44,7 +44,9 @@ class FaceRegions:
 def sharpness(face: np.ndarray) -> float:
     """Variance of the Laplacian of a uint8 face: a standard blur score, here at the model's scale."""
     gray = face[:, :, 0] if face.ndim == 3 else face
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+    # meanStdDev is the same variance as ndarray.var() in under half the time (per face, per request).
+    _, std = cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_64F))
+    return float(std[0, 0]) ** 2
 
 
 def whole_image(image: np.ndarray) -> Detection:

@@ -271,6 +271,24 @@ def test_image_response_labels_each_face_by_its_top_class() -> None:
     assert answer["detection"] == {"mode": "always", "detector": "boxes", "used": True, "too_small": 0}
 
 
+def test_responses_are_already_in_their_schemas_shape() -> None:
+    """The answers skip a per-request schema dump, so they must be exactly what the OpenAPI
+    schemas would emit: the same keys, and plain JSON types (no numpy scalars)."""
+    import json
+
+    from service.schemas import BatchResponse, PredictResponse
+    from service.stages.respond import batch_response
+
+    finder = FaceFinder(Boxes(Detection(0, 0, 60, 60, 0.9), Detection(100, 0, 50, 50, None)))
+    prepared = finder.prepare(np.random.default_rng(0).integers(0, 255, (120, 200), np.uint8), "always")
+    probs = np.random.default_rng(1).dirichlet(np.ones(len(CLASSES)), 2).astype(np.float32)
+    model = {"name": "m", "version": "1"}
+    answer = image_response(prepared, probs, class_names=list(CLASSES), model=model, detector="boxes")
+    assert json.loads(json.dumps(answer)) == PredictResponse().dump(answer) == answer
+    batch = batch_response(model, [answer, {"error": {"code": "invalid_image", "message": "x"}}])
+    assert json.loads(json.dumps(batch)) == BatchResponse().dump(batch) == batch
+
+
 def test_image_response_without_faces() -> None:
     """No faces: an empty list and faces_found false, no model output needed."""
     prepared = Prepared(300, 300, "always", FaceFinder(Boxes())(np.zeros((300, 300), np.uint8), "always"))
