@@ -71,7 +71,7 @@ def elf_data_symbols(path: Path) -> dict[str, Symbol]:
     blob = path.read_bytes()
     if blob[:4] != b"\x7fELF" or blob[4] != 2 or blob[5] != 1:
         raise ValueError(f"{path} is not a little-endian ELF64 file")
-    shoff, = struct.unpack_from("<Q", blob, 0x28)
+    (shoff,) = struct.unpack_from("<Q", blob, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", blob, 0x3A)
     # Elf64_Shdr: name, type, flags, addr, offset, size, link, info, addralign, entsize
     sections = [struct.unpack_from("<IIQQQQIIQQ", blob, shoff + i * shentsize) for i in range(shnum)]
@@ -112,7 +112,9 @@ def _unit_names() -> list[str]:
     names = ["backbone__model0_dp"]
     names += [f"backbone__model{i}_dp{j}" for i in range(1, 6) for j in (1, 2)]
     names += [f"neck__lateral_convs__{i}" for i in range(3)]
-    names += [f"bbox_head__multi_level_{head}__{i}" for head in ("cls", "bbox", "obj", "kps") for i in range(3)]
+    names += [
+        f"bbox_head__multi_level_{head}__{i}" for head in ("cls", "bbox", "obj", "kps") for i in range(3)
+    ]
     return names
 
 
@@ -139,7 +141,9 @@ def read_weights(path: Path | None = None) -> Weights:
     first = array("backbone__model0_pw_weight").reshape(16, 32)
     if np.any(first[:, 27:]):
         raise ValueError("first convolution: the 5 im2col padding columns are not zero")
-    weights["backbone__model0_pw"] = Conv(first[:, :27].reshape(16, 3, 3, 3), array("backbone__model0_pw_bias"))
+    weights["backbone__model0_pw"] = Conv(
+        first[:, :27].reshape(16, 3, 3, 3), array("backbone__model0_pw_bias")
+    )
     for unit in _unit_names():
         pw_bias = array(f"{unit}_pw_bias")
         pw = array(f"{unit}_pw_weight")
@@ -316,9 +320,7 @@ def detections(
     scores, boxes, landmarks = scores[kept], boxes[kept], landmarks[kept]
     # libfacedetection stores (short)(score * 100), (int) corners and (int)(x1 - x0): C truncation.
     ints = np.trunc(scores * 100).astype(np.int32)
-    xywh = np.stack(
-        [boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1
-    )
+    xywh = np.stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)
     xywh = np.trunc(xywh).astype(np.int32)
     points = np.trunc(landmarks).astype(np.int32)
     good = ints > conf * 100
@@ -431,7 +433,9 @@ class OpenVINOYuNet:
         import openvino as ov
 
         core = ov.Core()
-        self.compiled = core.compile_model(build_model(read_weights(path)), "CPU", compile_config(precision, threads))
+        self.compiled = core.compile_model(
+            build_model(read_weights(path)), "CPU", compile_config(precision, threads)
+        )
         self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         self._request = self.compiled.create_infer_request()
 
