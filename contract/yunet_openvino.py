@@ -427,23 +427,43 @@ def compile_config(precision: str, threads: int) -> dict[str, Any]:
 
 
 class OpenVINOYuNet:
-    """`detect(bgr, conf)` with NativeYuNet's return values, the network running on OpenVINO."""
+    """`detect(bgr, conf)` with NativeYuNet's return values, the network running on OpenVINO.
 
-    def __init__(self, precision: str = "f32", threads: int = 1, path: Path | None = None) -> None:
+    dynamic=True compiles one model with a dynamic input size; dynamic=False compiles one static
+    model per padded input size on first use (the service sees a handful: 640 px long sides, the
+    2x retry), which lets the CPU plugin pick kernels and memory for that shape once.
+    Not thread-safe: one instance (one infer request) per thread.
+    """
+
+    def __init__(
+        self, precision: str = "f32", threads: int = 1, dynamic: bool = True, path: Path | None = None
+    ) -> None:
         import openvino as ov
 
-        core = ov.Core()
-        self.compiled = core.compile_model(
-            build_model(read_weights(path)), "CPU", compile_config(precision, threads)
-        )
-        self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-        self._request = self.compiled.create_infer_request()
+        self._core = ov.Core()
+        self._weights = read_weights(path)
+        self._config = compile_config(precision, threads)
+        self.dynamic = dynamic
+        self._requests: dict[tuple[int, int] | None, Any] = {}
+        compiled = self._request(None if dynamic else (PAD, PAD)).get_compiled_model()
+        # What the plugin really runs: bf16 falls back to f32 on CPUs without native bf16.
+        self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+
+    def _request(self, shape: tuple[int, int] | None) -> Any:
+        """The infer request for a padded input size (None: the dynamic model), compiled on first use."""
+        request = self._requests.get(shape)
+        if request is None:
+            model = build_model(self._weights, shape)
+            compiled = self._core.compile_model(model, "CPU", self._config)
+            request = self._requests[shape] = compiled.create_infer_request()
+        return request
 
     def outputs(self, bgr: np.ndarray) -> np.ndarray:
         """The network's [anchors, 15] rows for a uint8 BGR image (padded here to a multiple of 32)."""
         image = pad_image(bgr)[None]
-        self._request.infer({0: image})
-        return self._request.get_output_tensor(0).data
+        request = self._request(None if self.dynamic else image.shape[1:3])
+        request.infer({0: image})
+        return request.get_output_tensor(0).data
 
     def detect(self, bgr: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Faces scoring above conf (0..1): integer scores 0-100, XYWH boxes, 10 landmark values."""

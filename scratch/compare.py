@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 
 from contract.yunet_native import NativeYuNet
-from contract.yunet_openvino import NumpyYuNet, OpenVINOYuNet
+from contract.yunet_openvino import NumpyYuNet, OpenVINOYuNet, reference_outputs
 
-CONF = 0.6
+CONF = float(os.environ.get("CONF", "0.6"))
 
 
 def images() -> list[tuple[str, np.ndarray]]:
@@ -70,7 +70,11 @@ def main() -> None:
     pics = images()
     truth = [native.detect(img, CONF) for _, img in pics]
     for kind in kinds:
-        det = NumpyYuNet() if kind == "numpy" else OpenVINOYuNet(kind, threads=1)
+        precision, _, static = kind.partition("-")
+        det = NumpyYuNet() if kind == "numpy" else OpenVINOYuNet(precision, 1, dynamic=not static)
+        if kind != "numpy":
+            raw = det.outputs(pics[0][1]) - reference_outputs(pics[0][1])
+            print(f"{kind} ({det.precision}): max |output - numpy| on the astronaut: {np.abs(raw).max(0)}")
         totals = np.zeros(3, int)
         worst = np.zeros(3)
         for (name, img), ref in zip(pics, truth, strict=True):
