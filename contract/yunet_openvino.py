@@ -21,6 +21,7 @@ size = exp(d) * stride, landmarks = prior + d * stride, then greedy NMS.
 from __future__ import annotations
 
 import struct
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -429,10 +430,10 @@ def compile_config(precision: str, threads: int) -> dict[str, Any]:
 class OpenVINOYuNet:
     """`detect(bgr, conf)` with NativeYuNet's return values, the network running on OpenVINO.
 
-    dynamic=True compiles one model with a dynamic input size; dynamic=False compiles one static
-    model per padded input size on first use (the service sees a handful: 640 px long sides, the
-    2x retry), which lets the CPU plugin pick kernels and memory for that shape once.
-    Not thread-safe: one instance (one infer request) per thread.
+    dynamic=True compiles one model with a dynamic input size (one compilation, any photo shape);
+    dynamic=False compiles one static model per padded input size on first use (a photo service
+    sees dozens of aspect ratios, so this is for benchmarks and fixed-size video).
+    Thread-safe: the compiled models are shared, each thread gets its own infer requests.
     """
 
     def __init__(
@@ -444,18 +445,30 @@ class OpenVINOYuNet:
         self._weights = read_weights(path)
         self._config = compile_config(precision, threads)
         self.dynamic = dynamic
-        self._requests: dict[tuple[int, int] | None, Any] = {}
-        compiled = self._request(None if dynamic else (PAD, PAD)).get_compiled_model()
+        self._compiled: dict[tuple[int, int] | None, Any] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        compiled = self._model(None if dynamic else (PAD, PAD))
         # What the plugin really runs: bf16 falls back to f32 on CPUs without native bf16.
         self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
 
+    def _model(self, shape: tuple[int, int] | None) -> Any:
+        """The compiled model for a padded input size (None: the dynamic one), compiled on first use."""
+        with self._lock:
+            compiled = self._compiled.get(shape)
+            if compiled is None:
+                model = build_model(self._weights, shape)
+                compiled = self._compiled[shape] = self._core.compile_model(model, "CPU", self._config)
+            return compiled
+
     def _request(self, shape: tuple[int, int] | None) -> Any:
-        """The infer request for a padded input size (None: the dynamic model), compiled on first use."""
-        request = self._requests.get(shape)
+        """This thread's infer request for the model of that shape (an infer request is not shareable)."""
+        requests = getattr(self._local, "requests", None)
+        if requests is None:
+            requests = self._local.requests = {}
+        request = requests.get(shape)
         if request is None:
-            model = build_model(self._weights, shape)
-            compiled = self._core.compile_model(model, "CPU", self._config)
-            request = self._requests[shape] = compiled.create_infer_request()
+            request = requests[shape] = self._model(shape).create_infer_request()
         return request
 
     def outputs(self, bgr: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-DETECTORS = ("yunet", "haar")
+DETECTORS = ("yunet", "yunet-openvino", "haar")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 BATCHING_MODES = ("adaptive", "fixed", "off")
 # What a rate-limited request gets while RATE_LIMIT_STORAGE (Redis) is unreachable.

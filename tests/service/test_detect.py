@@ -25,7 +25,7 @@ class FixedDetector:
         return self.boxes
 
 
-@pytest.mark.parametrize("name", ["yunet", "haar"])
+@pytest.mark.parametrize("name", ["yunet", "yunet-openvino", "haar"])
 def test_detectors_find_the_astronaut(name: str) -> None:
     """Both detectors box the face in a real photo, in colour and in grayscale."""
     image, (truth,) = next(photos())
