@@ -57,6 +57,7 @@ class Detector(Protocol):
     """Anything that finds faces."""
 
     name: str
+    runtime: str  # what runs it, for /metadata and the startup log: "openvino/bf16", "native", ...
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Face boxes in image coordinates, best first."""
@@ -98,8 +99,22 @@ def _to_image_coords(
     return Detection(x0, y0, x1 - x0, y1 - y0, score, points)
 
 
+YUNET_RUNTIMES = ("auto", "native", "openvino")
+
+
+class DetectorUnavailable(RuntimeError):
+    """An explicitly chosen detector runtime cannot run here (e.g. DETECTOR_RUNTIME=openvino
+    without a usable OpenVINO): the service refuses to start instead of silently detecting slower."""
+
+
 class YuNetDetector:
-    """libfacedetection's CNN (the YuNet family) through the `yuface` wheel."""
+    """libfacedetection's CNN (the YuNet family), with the weights of the `yuface` wheel.
+
+    runtime: "native" runs the wheel's own libfacedetection build; "openvino" the same network and
+    weights rebuilt on OpenVINO (contract/yunet_openvino.py: the same detections, bf16 where the CPU
+    has native bf16, else f32, at 1/5 to 1/9 of the CPU); "auto" is openvino when it can be built
+    and native otherwise, with one log line saying why. `self.runtime` says which one runs.
+    """
 
     name = "yunet"
 
@@ -108,37 +123,44 @@ class YuNetDetector:
         confidence: float = 0.6,
         retry_scale: float = 2.0,
         max_side: int = YUNET_MAX_SIDE,
-        backend: str = "native",
+        runtime: str = "auto",
     ) -> None:
         if retry_scale < 1.0:
             raise ValueError(f"retry_scale must be >= 1 (1 = no second pass), got {retry_scale}")
         low, high = YUNET_MAX_SIDE_RANGE
         if not low <= max_side <= high:
             raise ValueError(f"max_side must be in [{low}, {high}] px, got {max_side}")
+        if runtime not in YUNET_RUNTIMES:
+            raise ValueError(f"unknown YuNet runtime {runtime!r} ({', '.join(YUNET_RUNTIMES)})")
         # libfacedetection parallelises each call with OpenMP. Requests already run in parallel
         # threads, and on a busy machine the extra OpenMP team spin-waits: measured 10x slower.
         # libgomp reads this once, when `import yuface` loads it.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         import yuface  # imported here so the Haar path works without the wheel
 
-        if backend == "openvino":
-            # The same network and weights (read from the wheel) on OpenVINO's AVX-512/bf16 kernels:
-            # ~5x less CPU than the wheel's build (contract/yunet_openvino.py). One OpenVINO thread
-            # per call, like the native path: request threads supply the parallelism.
-            from contract.cpu import cpu_flags, native_bf16
-            from contract.yunet_openvino import OpenVINOYuNet
-
-            precision = "bf16" if native_bf16(cpu_flags()) else "f32"
-            self._detect = OpenVINOYuNet(precision, threads=1).detect
-            self.binding = f"openvino-{precision}"
-            self.name = "yunet-openvino"
-        elif backend != "native":
-            raise ValueError(f"unknown YuNet backend {backend!r} (native or openvino)")
-        else:
-            self._detect, self.binding = self._native(yuface)
+        self._detect: Callable[[np.ndarray, float], Any] | None = None
+        if runtime != "native":
+            try:
+                self._detect, self.runtime = self._openvino()
+            except Exception as exc:  # any failure to build or compile it means "not on this machine"
+                if runtime == "openvino":
+                    raise DetectorUnavailable(f"DETECTOR_RUNTIME=openvino cannot run here: {exc}") from exc
+                log.warning("YuNet on OpenVINO unavailable (%s): using the wheel's libfacedetection", exc)
+        if self._detect is None:
+            self._detect, self.runtime = self._native(yuface)
         self.confidence = confidence
         self.retry_scale = retry_scale
         self.max_side = max_side
+
+    @staticmethod
+    def _openvino() -> tuple[Callable[[np.ndarray, float], Any], str]:
+        """The network on OpenVINO, one thread a call like the native path (request threads
+        supply the parallelism), bf16 where the CPU has native bf16."""
+        from contract.cpu import cpu_flags, native_bf16
+        from contract.yunet_openvino import OpenVINOYuNet
+
+        detector = OpenVINOYuNet("bf16" if native_bf16(cpu_flags()) else "f32", threads=1)
+        return detector.detect, f"openvino/{detector.precision}"
 
     @staticmethod
     def _native(yuface: Any) -> tuple[Callable[[np.ndarray, float], Any], str]:
@@ -176,6 +198,7 @@ class HaarDetector:
     """OpenCV's frontal-face Haar cascade: always available, but misses many real faces."""
 
     name = "haar"
+    runtime = "opencv"
 
     def __init__(self) -> None:
         self._path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
@@ -199,14 +222,17 @@ class HaarDetector:
 
 
 def make_detector(
-    name: str, confidence: float = 0.6, retry_scale: float = 2.0, max_side: int = YUNET_MAX_SIDE
+    name: str,
+    confidence: float = 0.6,
+    retry_scale: float = 2.0,
+    max_side: int = YUNET_MAX_SIDE,
+    runtime: str = "auto",
 ) -> Detector:
     """The detector named by the DETECTOR setting (retry_scale: YuNet's second pass, 1 = none;
-    max_side: the long side of YuNet's first pass; the Haar cascade ignores both)."""
+    max_side: the long side of YuNet's first pass; runtime: DETECTOR_RUNTIME, what runs YuNet; the
+    Haar cascade ignores all three)."""
     if name == "yunet":
-        return YuNetDetector(confidence, retry_scale, max_side)
-    if name == "yunet-openvino":
-        return YuNetDetector(confidence, retry_scale, max_side, backend="openvino")
+        return YuNetDetector(confidence, retry_scale, max_side, runtime)
     if name == "haar":
         return HaarDetector()
-    raise ValueError(f"unknown detector {name!r} (yunet, yunet-openvino or haar)")
+    raise ValueError(f"unknown detector {name!r} (yunet or haar)")

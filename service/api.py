@@ -82,6 +82,7 @@ def metadata() -> ResponseReturnValue:
                 "version": predictor.version,
                 "class_names": predictor.class_names,
                 "runtime": eng.runtime,
+                "detector": {"name": eng.faces.detector.name, "runtime": eng.faces.detector.runtime},
             }
         )
     )

@@ -137,6 +137,15 @@ class Health(Schema):
     uptime_s = fields.Float()
 
 
+class DetectorInfo(Schema):
+    """What finds the faces (DETECTOR and DETECTOR_RUNTIME after auto is resolved)."""
+
+    name = fields.String(metadata={"description": "yunet or haar"})
+    runtime = fields.String(
+        metadata={"description": "openvino/bf16, openvino/f32, native (YuNet) or opencv (Haar)"}
+    )
+
+
 class Metadata(Schema):
     """The model's metadata.json, as exported by training."""
 
@@ -151,3 +160,4 @@ class Metadata(Schema):
     created = fields.String(allow_none=True)
     metrics = fields.Dict(allow_none=True)
     runtime = fields.Nested(Runtime)
+    detector = fields.Nested(DetectorInfo)

@@ -11,7 +11,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-DETECTORS = ("yunet", "yunet-openvino", "haar")
+DETECTORS = ("yunet", "haar")
+# What runs YuNet: contract.detect.YUNET_RUNTIMES (not imported: the master stays free of cv2).
+DETECTOR_RUNTIMES = ("auto", "native", "openvino")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 BATCHING_MODES = ("adaptive", "fixed", "off")
 # What a rate-limited request gets while RATE_LIMIT_STORAGE (Redis) is unreachable.
@@ -58,6 +60,9 @@ class Settings:
     inference_timeout_s: float = 30.0
     detector: str = "yunet"
     detector_confidence: float = 0.6
+    # auto: YuNet on OpenVINO (the same detections at a fifth of the CPU, docs/photos.md), falling
+    # back to the wheel's own build with a log line; an explicit choice that cannot run stops the start.
+    detector_runtime: str = "auto"
     # YuNet looks again at up to this scale (1280 px cap) when the first pass finds no face: small
     # faces are its weak spot (docs/photos.md). 1 = one pass only.
     detector_retry_scale: float = 2.0
@@ -185,6 +190,9 @@ class Settings:
             )
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        if self.detector_runtime not in DETECTOR_RUNTIMES:
+            choices = ", ".join(DETECTOR_RUNTIMES)
+            raise SettingsError(f"DETECTOR_RUNTIME must be one of {choices}, got {self.detector_runtime!r}")
         if not 0.0 < self.detector_confidence < 1.0:
             raise SettingsError(f"DETECTOR_CONFIDENCE must be in (0, 1), got {self.detector_confidence}")
         if not 1.0 <= self.detector_retry_scale <= 4.0:

@@ -38,8 +38,10 @@ HELP: dict[str, str] = {
     "preprocessing; `fixed`: always wait; `off`: one face per model call (the benchmarks' baseline)",
     "batch_queue_size": "faces queued per worker; a full queue answers 503 `overloaded` with `Retry-After`",
     "inference_timeout_s": "a request waiting longer for its batch gets 504 `timeout`",
-    "detector": "`yunet` (libfacedetection CNN, weights compiled in), `yunet-openvino` (the same network "
-    "and weights on OpenVINO, bf16 where the CPU has it: 5-8x less CPU) or `haar` (OpenCV cascade)",
+    "detector": "`yunet` (libfacedetection CNN, weights compiled in) or `haar` (OpenCV cascade)",
+    "detector_runtime": "what runs YuNet: `openvino` (the wheel's weights rebuilt on OpenVINO, bf16 where "
+    "the CPU has native bf16: the same detections at a fifth of the CPU, [photos.md](photos.md)), `native` "
+    "(the wheel's own libfacedetection build) or `auto` (openvino, else native with a log line)",
     "detector_confidence": "minimum detector score of a face, in (0, 1)",
     "detector_retry_scale": "YuNet looks again at up to this scale (long side capped at 1280 px) when "
     "its first pass finds no face; small faces are its weak spot ([photos.md](photos.md)); 1 = one pass",

@@ -10,6 +10,7 @@ import logging
 
 from gunicorn.errors import AppImportError
 
+from contract.detect import DetectorUnavailable
 from contract.modeldir import ModelDirError
 from service.app import create_app
 from service.settings import SettingsError
@@ -18,7 +19,7 @@ log = logging.getLogger("service.wsgi")
 
 try:
     app = create_app()
-except (ModelDirError, SettingsError) as exc:
+except (ModelDirError, SettingsError, DetectorUnavailable) as exc:
     log.critical("cannot start: %s", exc)
     # AppImportError makes gunicorn halt the whole server (exit 4) instead of respawning the worker.
     raise AppImportError(f"cannot start: {exc}") from None

@@ -47,7 +47,8 @@ def detect_dataset(
     root = Path(run_dir) / FACES_DIR
     index_path = root / INDEX_FILE
     index: dict[str, dict[str, Any]] = json.loads(index_path.read_text()) if index_path.exists() else {}
-    salt = json.dumps([policy.to_dict(), detector.name, multi_face], sort_keys=True)
+    # The runtime too: YuNet in bf16 moves boxes by a pixel or two, so its crops are not native's.
+    salt = json.dumps([policy.to_dict(), detector.name, detector.runtime, multi_face], sort_keys=True)
     report: dict[str, Any] = {"no_face": [], "multi_face": [], "skipped_multi_face": [], "photos": 0}
     fresh = 0
     for row in usable(manifest).itertuples():

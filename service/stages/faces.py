@@ -30,6 +30,7 @@ def settings_detector(settings: Settings, name: str | None = None) -> Detector:
         settings.detector_confidence,
         settings.detector_retry_scale,
         settings.detector_max_side,
+        settings.detector_runtime,
     )
 
 

@@ -122,3 +122,11 @@ def test_settings_accept_exactly_what_the_detector_accepts(max_side: int) -> Non
     except SettingsError:
         settings_ok = False
     assert settings_ok == detector_ok
+
+
+def test_settings_offer_exactly_the_detector_runtimes() -> None:
+    """DETECTOR_RUNTIME's choices are the detector's own (settings do not import contract.detect)."""
+    from contract.detect import YUNET_RUNTIMES
+    from service.settings import DETECTOR_RUNTIMES, Settings
+
+    assert DETECTOR_RUNTIMES == YUNET_RUNTIMES and Settings().detector_runtime == "auto"

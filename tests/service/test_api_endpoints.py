@@ -41,6 +41,9 @@ def test_metadata_comes_from_the_export(client, tiny_model_dir: Path, url: str) 
     assert body["tta"] == exported["tta"] and body["created"] == exported["created"]
     assert body["metrics"]["accuracy"] == exported["metrics"]["accuracy"]
     assert {"macro_f1", "per_class"} <= set(body["metrics"])
+    # What finds the faces, after DETECTOR_RUNTIME=auto is resolved (the client fixture's settings).
+    assert body["detector"]["name"] == "yunet"
+    assert body["detector"]["runtime"] in {"native", "openvino/f32", "openvino/bf16"}
 
 
 def test_metrics_count_requests_batches_and_labels(client, face_png: bytes) -> None:

@@ -15,6 +15,7 @@ class FixedDetector:
     """Returns preset boxes and counts its calls."""
 
     name = "fixed"
+    runtime = "test"
 
     def __init__(self, boxes: list[Detection]) -> None:
         self.boxes, self.calls = boxes, 0
@@ -25,11 +26,12 @@ class FixedDetector:
         return self.boxes
 
 
-@pytest.mark.parametrize("name", ["yunet", "yunet-openvino", "haar"])
-def test_detectors_find_the_astronaut(name: str) -> None:
-    """Both detectors box the face in a real photo, in colour and in grayscale."""
+@pytest.mark.parametrize(("name", "runtime"), [("yunet", "native"), ("yunet", "openvino"), ("haar", "auto")])
+def test_detectors_find_the_astronaut(name: str, runtime: str) -> None:
+    """Both detectors, YuNet on either runtime, box the face in a real photo, in colour and in gray."""
     image, (truth,) = next(photos())
-    detector = make_detector(name)
+    detector = make_detector(name, runtime=runtime)
+    assert detector.runtime.startswith(runtime if name == "yunet" else "opencv")
     for variant in (image, image.mean(axis=2).astype(np.uint8)):
         found = detector.detect(variant)
         assert found and iou(truth, found[0]) > 0.4
@@ -128,7 +130,7 @@ def test_native_yunet_equals_yuface_and_does_not_leak() -> None:
         got = native.detect(image, 0.6)
         for a, b in zip(expected, got, strict=True):
             np.testing.assert_array_equal(np.asarray(a, np.int64), np.asarray(b, np.int64))
-    assert YuNetDetector().binding == "native"
+    assert YuNetDetector(runtime="native").runtime == "native"
     # The leaked buffer does not depend on the image size: a small image makes 1,000 calls cheap.
     small = np.ascontiguousarray(photo[::4, ::4])
     process = psutil.Process()
@@ -136,3 +138,41 @@ def test_native_yunet_equals_yuface_and_does_not_leak() -> None:
     for _ in range(1000):
         native.detect(small, 0.6)
     assert process.memory_info().rss - before < 5 * 2**20
+
+
+def test_auto_runtime_falls_back_to_native_with_a_log_line(monkeypatch, caplog) -> None:
+    """DETECTOR_RUNTIME=auto: YuNet on OpenVINO unbuildable -> the wheel's build, and it says why."""
+
+    def broken() -> None:
+        raise RuntimeError("no CPU plugin")
+
+    monkeypatch.setattr(YuNetDetector, "_openvino", staticmethod(broken))
+    with caplog.at_level("WARNING", logger="contract.detect"):
+        detector = YuNetDetector(runtime="auto")
+    assert detector.runtime == "native"
+    assert "no CPU plugin" in caplog.text
+    image, (truth,) = next(photos())
+    assert iou(truth, detector.detect(image)[0]) > 0.4
+
+
+def test_explicit_openvino_runtime_that_cannot_run_is_an_error(monkeypatch) -> None:
+    """DETECTOR_RUNTIME=openvino never degrades silently: the worker refuses to start."""
+    from contract.detect import DetectorUnavailable
+
+    def broken() -> None:
+        raise ImportError("No module named 'openvino'")
+
+    monkeypatch.setattr(YuNetDetector, "_openvino", staticmethod(broken))
+    with pytest.raises(DetectorUnavailable, match=r"DETECTOR_RUNTIME=openvino.*openvino"):
+        YuNetDetector(runtime="openvino")
+    with pytest.raises(ValueError, match="unknown YuNet runtime"):
+        YuNetDetector(runtime="onnx")
+
+
+def test_auto_runtime_is_openvino_where_it_runs() -> None:
+    """Where OpenVINO works (here), auto picks it, in bf16 exactly where the CPU has native bf16."""
+    pytest.importorskip("openvino")
+    from contract.cpu import cpu_flags, native_bf16
+
+    precision = "bf16" if native_bf16(cpu_flags()) else "f32"
+    assert YuNetDetector(runtime="auto").runtime == f"openvino/{precision}"

@@ -76,6 +76,7 @@ def test_tf_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"DETECTOR_CONFIDENCE": "1.5"}, "DETECTOR_CONFIDENCE must be in"),
         ({"DETECTOR_RETRY_SCALE": "0.5"}, "DETECTOR_RETRY_SCALE must be in"),
         ({"DETECTOR_MAX_SIDE": "100"}, "DETECTOR_MAX_SIDE must be in"),
+        ({"DETECTOR_RUNTIME": "onnx"}, "DETECTOR_RUNTIME must be one of"),
         ({"DETECTOR_MAX_SIDE": "2000"}, "DETECTOR_MAX_SIDE must be in"),
         ({"RATE_LIMIT": "lots"}, "RATE_LIMIT 'lots' is not a valid limit"),
         (

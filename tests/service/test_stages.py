@@ -165,6 +165,7 @@ class Boxes:
     """A detector that finds the given boxes in any image."""
 
     name = "boxes"
+    runtime = "test"
 
     def __init__(self, *boxes: Detection) -> None:
         self.boxes = list(boxes)
@@ -195,10 +196,13 @@ def test_face_finder_takes_the_models_crop_policy() -> None:
 
 
 def test_face_finder_builds_yunet_from_the_detector_settings() -> None:
-    """DETECTOR_CONFIDENCE, DETECTOR_RETRY_SCALE and DETECTOR_MAX_SIDE all reach the detector."""
-    settings = Settings(detector_confidence=0.4, detector_retry_scale=3.0, detector_max_side=480)
+    """DETECTOR_CONFIDENCE, _RETRY_SCALE, _MAX_SIDE and _RUNTIME all reach the detector."""
+    settings = Settings(
+        detector_confidence=0.4, detector_retry_scale=3.0, detector_max_side=480, detector_runtime="native"
+    )
     detector = FaceFinder.for_model(settings, {}).detector
     assert (detector.confidence, detector.retry_scale, detector.max_side) == (0.4, 3.0, 480)
+    assert detector.runtime == "native"
 
 
 # --- classify -----------------------------------------------------------------------------------
