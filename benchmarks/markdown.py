@@ -188,6 +188,7 @@ def _serving(serving: dict[str, Any], derived: dict[str, Any]) -> list[str]:
             r["batching_on_to_off"],
             r["service_to_naive"],
             r.get("service_to_tensorflow"),
+            r.get("service_to_detector_native"),
         ]
         for r in derived["ratios"]
     ]
@@ -202,6 +203,7 @@ def _serving(serving: dict[str, Any], derived: dict[str, Any]) -> list[str]:
                 "batching on / off",
                 "service / naive",
                 "service / TF service",
+                "service / native-detector service",
             ],
             ratios,
         ),

@@ -100,7 +100,9 @@ def measure(model_dir: Path, files: list[Path], labels: list[str], log_dir: Path
     env = {"MODEL_DIR": str(model_dir), "WORKERS": "1", "LOG_LEVEL": "warning"}
     srv = server.start_service(log_dir / f"{model_dir.parent.name}.log", env)
     try:
-        return score(srv.url, files, labels, scene_bodies(files))
+        # What found the faces (DETECTOR / DETECTOR_RUNTIME as the server resolved them).
+        detector = httpx.get(f"{srv.url}/metadata", timeout=30).json().get("detector")
+        return {"detector": detector, **score(srv.url, files, labels, scene_bodies(files))}
     finally:
         srv.stop()
 
@@ -176,15 +178,18 @@ def render(results: dict[str, Any]) -> str:
         f"Faces pasted into real photos at {results['sides']} px, rolls up to +-{results['max_angle']:g} deg,"
         " posted to gunicorn /predict; top face; a missed face counts as wrong.",
         "",
-        "| variant | crop policy | face px | found | through service | same faces as crops | ratio |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| variant | crop policy | detector | face px | found | through service | same faces as crops "
+        "| ratio |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, variant in results["variants"].items():
         p = variant["policy"]
         desc = f"{p['reference']} x{p['scale']}" + (" +align" if p["align"] else "")
+        found_by = variant.get("detector") or {}
+        detector = f"{found_by.get('name', '?')} on {found_by.get('runtime', '?')}"
         for side, row in variant["sizes"].items():
             lines.append(
-                f"| {name} | {desc} | {side} | {row['face_found']:.3f} | {row['service']:.4f} | "
+                f"| {name} | {desc} | {detector} | {side} | {row['face_found']:.3f} | {row['service']:.4f} | "
                 f"{row['crops']:.4f} | {row['ratio']:.3f} |"
             )
     if "meets_goal" in results:

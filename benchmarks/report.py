@@ -40,9 +40,15 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
     ratios = []
     for workload in WORKLOADS:
         for c in sorted({r["concurrency"] for r in rows if r["workload"] == workload}):
-            on, off, naive, tf = (
+            on, off, naive, tf, native = (
                 _rate(rows, k, workload, c)
-                for k in ("service", "service_no_batching", "naive", "service_tensorflow")
+                for k in (
+                    "service",
+                    "service_no_batching",
+                    "naive",
+                    "service_tensorflow",
+                    "service_detector_native",
+                )
             )
             value = on["images_per_s"] if on else None
             ratios.append(
@@ -54,6 +60,7 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
                     "batching_on_to_off": _ratio(value, off and off["images_per_s"]),
                     "service_to_naive": _ratio(value, naive and naive["images_per_s"]),
                     "service_to_tensorflow": _ratio(value, tf and tf["images_per_s"]),
+                    "service_to_detector_native": _ratio(value, native and native["images_per_s"]),
                 }
             )
     match = next(

@@ -27,7 +27,8 @@ BATCHING_OFF = {"BATCHING": "off"}
 def configurations(
     workers: int, threads: int, default: str = "", int8_cached: bool = False
 ) -> dict[str, dict[str, Any]]:
-    """name -> how to start it: the service (default runtime, TensorFlow, no batching), the naive app.
+    """name -> how to start it: the service (default runtime, TensorFlow, no batching, photos with
+    the native detector), the naive app.
 
     When the default is a gated int8 build (make quantize), the out-of-the-box OpenVINO precision
     (bf16 or f32, what a fresh install serves) runs too; when it is not but an int8 build is
@@ -46,6 +47,12 @@ def configurations(
         # The service on the TensorFlow SavedModel signature: what the optimised runtime is compared with.
         "service_tensorflow": {"env": {**base, "INFERENCE_BACKEND": "tensorflow"}, "naive": False},
         "service_no_batching": {"env": {**base, **BATCHING_OFF}, "naive": False},
+        # Photos with YuNet on the wheel's own build instead of OpenVINO (DETECTOR_RUNTIME=auto).
+        "service_detector_native": {
+            "env": {**base, "DETECTOR_RUNTIME": "native"},
+            "naive": False,
+            "workloads": ("b_scenes",),
+        },
         # As many sync workers as the service has workers: the same processes, the tutorial way.
         "naive": {"env": {}, "naive": True, "workers": Settings(workers=workers).worker_count},
     }
@@ -123,6 +130,8 @@ def run(
             idle = srv.memory(server)
             metrics_url = None if spec["naive"] else f"{server.url}/metrics"
             for workload, folder in payloads.items():
+                if workload not in spec.get("workloads", payloads):
+                    continue
                 for result in loadgen(
                     f"{server.url}/predict",
                     folder,
