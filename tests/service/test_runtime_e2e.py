@@ -47,10 +47,12 @@ def test_default_runtime_is_openvino_and_reported(tiny_model_dir: Path, tmp_path
 def test_auto_without_openvino_serves_with_tensorflow(
     tiny_model_dir: Path, tmp_path: Path, no_openvino: dict
 ) -> None:
-    """OpenVINO not installed: one warning line, then TensorFlow answers."""
+    """OpenVINO not installed: one warning line each for the model and the detector, then
+    TensorFlow answers, with faces found by the wheel's own YuNet build."""
     health, text = run_until_ready(tmp_path, MODEL_DIR=str(tiny_model_dir), **no_openvino)
     assert health["runtime"]["backend"] == "tensorflow" and health["ready"] is True
-    assert text.count("OpenVINO unavailable") == 1
+    assert text.count("INFERENCE_BACKEND=auto: OpenVINO unavailable") == 1
+    assert text.count("YuNet on OpenVINO unavailable") == 1
 
 
 @pytest.mark.parametrize(
@@ -62,6 +64,7 @@ def test_auto_without_openvino_serves_with_tensorflow(
             "not available with the tensorflow",
         ),
         ({"INFERENCE_BACKEND": "onnxruntime"}, "INFERENCE_BACKEND must be one of"),
+        ({"DETECTOR_RUNTIME": "openvino"}, "DETECTOR_RUNTIME=openvino cannot run here"),
     ],
 )
 def test_explicit_choice_that_cannot_run_exits_non_zero(
