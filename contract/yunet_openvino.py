@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from contract.openvino_config import compile_config
+
 STRIDES = (8, 16, 32)
 PAD = 32  # libfacedetection pads the image to a multiple of its largest stride
 # libfacedetection v3's detection_output: candidates need a score >= 0.5, the 1000 best go through
@@ -344,9 +346,9 @@ class NumpyYuNet:
 # OpenVINO graph.
 
 
-def build_model(weights: Weights | None = None, shape: tuple[int, int] | None = None) -> Any:
-    """YuNet as an `ov.Model`: input 'image' [1, rows, cols, 3] uint8 BGR (rows, cols multiples of
-    32; dynamic when shape is None), output 'rows' [anchors, 15] like `reference_outputs`.
+def build_model(weights: Weights | None = None) -> Any:
+    """YuNet as an `ov.Model`: input 'image' [1, rows, cols, 3] uint8 BGR (dynamic rows and cols,
+    multiples of 32), output 'rows' [anchors, 15] like `reference_outputs`.
 
     Built op by op with openvino.opset13 rather than through Keras/TF + convert_model: the network
     is only 1x1, 3x3-depthwise and one 3x3 convolution, pools, a nearest upsample and adds, so the
@@ -357,8 +359,7 @@ def build_model(weights: Weights | None = None, shape: tuple[int, int] | None = 
     import openvino.opset13 as ops
 
     weights = weights or read_weights()
-    rows, cols = shape if shape else (-1, -1)
-    image = ops.parameter([1, rows, cols, 3], ov.Type.u8, name="image")
+    image = ops.parameter([1, -1, -1, 3], ov.Type.u8, name="image")
     x = ops.transpose(ops.convert(image, ov.Type.f32), ops.constant(np.array([0, 3, 1, 2], np.int64)))
 
     def bias(node: Any, conv: Conv) -> Any:
@@ -417,65 +418,34 @@ def build_model(weights: Weights | None = None, shape: tuple[int, int] | None = 
     return ov.Model([out], [image], "yunet")
 
 
-def compile_config(precision: str, threads: int) -> dict[str, Any]:
-    """CPU plugin properties: one latency stream on `threads` cores, f32 or bf16 maths."""
-    return {
-        "PERFORMANCE_HINT": "LATENCY",
-        "NUM_STREAMS": 1,
-        "INFERENCE_NUM_THREADS": threads,
-        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
-    }
-
-
 class OpenVINOYuNet:
     """`detect(bgr, conf)` with NativeYuNet's return values, the network running on OpenVINO.
 
-    dynamic=True compiles one model with a dynamic input size (one compilation, any photo shape);
-    dynamic=False compiles one static model per padded input size on first use (a photo service
-    sees dozens of aspect ratios, so this is for benchmarks and fixed-size video).
-    Thread-safe: the compiled models are shared, each thread gets its own infer requests.
+    One model with a dynamic input size is compiled once (a photo service sees dozens of aspect
+    ratios). Thread-safe: the compiled model is shared, each thread gets its own infer request.
     """
 
-    def __init__(
-        self, precision: str = "f32", threads: int = 1, dynamic: bool = True, path: Path | None = None
-    ) -> None:
+    def __init__(self, precision: str = "f32", threads: int = 1, path: Path | None = None) -> None:
         import openvino as ov
 
-        self._core = ov.Core()
-        self._weights = read_weights(path)
-        self._config = compile_config(precision, threads)
-        self.dynamic = dynamic
-        self._compiled: dict[tuple[int, int] | None, Any] = {}
-        self._lock = threading.Lock()
+        self._compiled = ov.Core().compile_model(
+            build_model(read_weights(path)), "CPU", compile_config(precision, threads)
+        )
         self._local = threading.local()
-        compiled = self._model(None if dynamic else (PAD, PAD))
         # What the plugin really runs: bf16 falls back to f32 on CPUs without native bf16.
-        self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        self.precision = self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
 
-    def _model(self, shape: tuple[int, int] | None) -> Any:
-        """The compiled model for a padded input size (None: the dynamic one), compiled on first use."""
-        with self._lock:
-            compiled = self._compiled.get(shape)
-            if compiled is None:
-                model = build_model(self._weights, shape)
-                compiled = self._compiled[shape] = self._core.compile_model(model, "CPU", self._config)
-            return compiled
-
-    def _request(self, shape: tuple[int, int] | None) -> Any:
-        """This thread's infer request for the model of that shape (an infer request is not shareable)."""
-        requests = getattr(self._local, "requests", None)
-        if requests is None:
-            requests = self._local.requests = {}
-        request = requests.get(shape)
+    def _request(self) -> Any:
+        """This thread's infer request (an infer request is not shareable between threads)."""
+        request = getattr(self._local, "request", None)
         if request is None:
-            request = requests[shape] = self._model(shape).create_infer_request()
+            request = self._local.request = self._compiled.create_infer_request()
         return request
 
     def outputs(self, bgr: np.ndarray) -> np.ndarray:
         """The network's [anchors, 15] rows for a uint8 BGR image (padded here to a multiple of 32)."""
-        image = pad_image(bgr)[None]
-        request = self._request(None if self.dynamic else image.shape[1:3])
-        request.infer({0: image})
+        request = self._request()
+        request.infer({0: pad_image(bgr)[None]})
         return request.get_output_tensor(0).data
 
     def detect(self, bgr: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from contract.modeldir import model_identity
+from contract.openvino_config import compile_config
 from service.runtime.cache import model_hash
 from service.runtime.convert import ConversionError, ensure_ir
 from service.runtime.quantize import int8_ir
@@ -79,17 +80,6 @@ def _writable(folder: Path) -> bool:
     except OSError:
         return False
     return os.access(folder, os.W_OK)
-
-
-def compile_config(precision: str, threads: int) -> dict[str, Any]:
-    """CPU plugin properties: one stream (the batcher sends one batch at a time) using `threads` cores."""
-    return {
-        "PERFORMANCE_HINT": "LATENCY",
-        "NUM_STREAMS": 1,
-        "INFERENCE_NUM_THREADS": threads,
-        # int8 graphs keep their unquantised layers in f32, so only the FakeQuantize ops change numbers.
-        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
-    }
 
 
 def load_openvino(
