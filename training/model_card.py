@@ -75,6 +75,21 @@ They were compared on the {table["validation_images"]} validation images only:
 """
 
 
+def training_section(training: dict[str, Any], flags: str) -> str:
+    """How the network was trained; an ensemble was not trained as one (its members were, each in
+    its own folder), so its template config, epoch count and best epoch would say nothing true."""
+    if training.get("ensemble"):
+        return (
+            "Not trained as one network: the members below were trained separately, each with its\n"
+            "own command, config and training history in its own folder's `metadata.json`; this\n"
+            "version only averages them."
+        )
+    return (
+        f"Full config in `metadata.json`; key flags:\n`{flags}`. Epochs run: {training.get('epochs_run')}; "
+        f"best validation accuracy\n{training.get('best_val_accuracy')}."
+    )
+
+
 def photo_section(meta: dict[str, Any], photos: dict[str, Any] | None) -> str:
     """The crop policy, and photo accuracy through the service from the scene benchmark's results."""
     policy = meta.get("crop_policy")
@@ -152,9 +167,7 @@ Confusion matrix: `evaluation/confusion_matrix.png`; curves: `evaluation/trainin
 
 {photo_section(meta, photos)}
 ## Training
-Full config in `metadata.json`; key flags:
-`{flags}`. Epochs run: {training.get("epochs_run")}; best validation accuracy
-{training.get("best_val_accuracy")}.
+{training_section(training, flags)}
 {ensemble_section(training, meta.get("tta"))}{notes}
 ## Limitations
 - FER2013 labels are noisy (human agreement ≈ 65%); 57 byte-identical images carry different

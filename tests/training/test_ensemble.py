@@ -113,6 +113,7 @@ def test_cli_publishes_an_ensemble_that_serves_the_mean(tmp_path, tiny_dataset, 
 
     card = render(version_dir)
     assert "## Ensemble" in card and "4 forward passes" in card
+    assert "Not trained as one network" in card and "Epochs run" not in card  # no template epoch count
     assert all(f"`{path}`" in card for path in paths[1::2])
 
     members = [keras.models.load_model(p) for p in paths[1::2]]

@@ -344,6 +344,7 @@ def test_model_card_numbers_come_from_the_metadata(tiny_model_dir: Path, tmp_pat
     for name, row in meta["metrics"]["per_class"].items():
         assert f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} |" in card
     assert "RUN NOTES" in card and "## Ensemble" not in card
+    assert f"Epochs run: {meta['training']['epochs_run']};" in card
     notes = tmp_path / "notes.md"
     notes.write_text("from a file")
     assert main([str(tiny_model_dir), "--notes", str(notes)]) == 0
