@@ -81,6 +81,9 @@ evaluate: venv ## evaluate an exported model on DATA_DIR/test: MODEL_DIR=... DAT
 	$(PY) -m training.evaluate --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(DATA_DIR) \
 		--out $(EVAL_DIR) $(ARGS)
 
+calibrate-retry: venv ## choose YuNet's second pass (scale, confidence) on validation scenes and face-free photos: DATA_DIR=... [ARGS="--out runs/calibrate-retry"]
+	$(PY) -m training.calibrate_retry --data-dir $(DATA_DIR) $(ARGS)
+
 calibrate-crop: venv ## derive the crop policy from detector boxes on train faces, choose on validation scenes: DATA_DIR=... [ARGS="--out runs/calibrate-crop"]
 	$(PY) -m training.calibrate_crop --data-dir $(DATA_DIR) --model-dir $(or $(MODEL_DIR),models/emotion) $(ARGS)
 
@@ -147,7 +150,7 @@ container-test: venv ## slow, root, no Docker needed: podman builds + runs the i
 # ---- benchmarks (benchmarks/, docs/benchmarks.md); numbers are only meaningful on an idle machine ----
 BENCH_DATA ?= ../shared/datasets/fer2013
 BENCH_ARGS ?=
-.PHONY: bench bench-quick bench-photos bench-detector calibrate-crop
+.PHONY: bench bench-quick bench-photos bench-detector calibrate-crop calibrate-retry
 
 bench: venv ## serving + training benchmarks (~30 min on 2 cores), then the scene (photo accuracy) benchmark: benchmarks/results/ [BENCH_ARGS="--workers 2"]
 	$(PY) -m benchmarks.run --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(BENCH_ARGS)
