@@ -3,6 +3,8 @@ distillation, bf16 training exported as float32."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -12,6 +14,8 @@ import tensorflow as tf
 
 from tests.support.models import tiny_config
 from training.config import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sgd_nesterov_with_weight_decay() -> None:
@@ -168,6 +172,17 @@ def test_recipe_trains_distils_and_exports(
     assert probs.shape == (2, 7)
     # The teacher targets were cached in the run folder: a resumed run does not load the teachers.
     assert list(Path(config.run_dir).glob("teacher-targets-*.npz"))
+    # `make export` of the run's best checkpoint, in a fresh process (this one has imported
+    # training.distill already): its DistillationLoss must load without the training code path.
+    exported = subprocess.run(
+        [sys.executable, "-m", "training.export", "--checkpoint", str(Path(config.run_dir) / "best.keras"),
+         "--data-dir", str(tiny_dataset), "--model-dir", str(tmp_path / "exported"), "--version", "1",
+         "--tta", "none", "--run-dir", str(tmp_path / "export-run"), "--crop-size", "44",
+         "--width", "4", "--depth", "2", "--dense-units", "8", "--seed", "7"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    assert (tmp_path / "exported" / "1" / "saved_model.pb").is_file()
 
     def refuse(path: object) -> None:
         raise AssertionError("teacher reloaded")
