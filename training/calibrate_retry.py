@@ -100,6 +100,8 @@ def measure(faces: list[np.ndarray], photos: list[np.ndarray], detector: YuNetDe
     The first pass is the same for all candidates, so it runs once; each candidate's second
     pass runs only on the photos the first pass found nothing in, as in the service.
     """
+    # YuNetDetector._pass is one pass at one scale: detect() would redo the shared first pass for
+    # each of the nine candidates, and caps the retry at 1280 px, which 3x of 640 exceeds on purpose.
     first = min(1.0, detector.max_side / max(SCENE_SIZE))
     scene_rows = []
     for _, scene in scenes(faces, SIDES, MAX_ANGLE, seed=1):
