@@ -12,6 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+# A distillation run's checkpoints are compiled with DistillationLoss: Keras finds the class only
+# once this module has registered it, and nothing else on the export path imports it.
+from training import distill  # noqa: F401
 from training.cli import command
 from training.config import add_arguments, config_from_args
 from training.keras_models import load_checkpoint

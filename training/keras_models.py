@@ -36,10 +36,6 @@ def members_of(model: keras.Model) -> list[keras.Model]:
 
 def load_checkpoint(path: str | Path, *, compile: bool = True) -> keras.Model:
     """A .keras checkpoint named on the command line; a missing or unreadable one is a ModelDirError."""
-    # A distillation run's checkpoints are compiled with DistillationLoss: Keras finds the class
-    # only once its module has registered it, and `make export` never imports it otherwise.
-    import training.distill  # noqa: F401
-
     try:
         return keras.models.load_model(path, compile=compile)
     except (OSError, ValueError, TypeError) as exc:  # "File not found"; TypeError: unknown class
