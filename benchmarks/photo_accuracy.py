@@ -35,10 +35,9 @@ from benchmarks import machine, server
 from benchmarks.report import save_named
 from contract.crop import CALIBRATED, LEGACY, policy_from_metadata
 from contract.modeldir import read_metadata, resolve_version_dir
+from training.scenes import MAX_ANGLE, scenes, to_jpeg
 
 SIDES = (64, 128, 256)
-MAX_ANGLE = 15.0
-JPEG_QUALITY = 90
 GOAL = 0.97  # through-service accuracy / crop accuracy, at every size
 
 
@@ -81,15 +80,10 @@ def post_all(url: str, bodies: list[bytes], content_type: str, concurrency: int 
 
 def scene_bodies(files: list[Path], seed: int = 0) -> tuple[list[bytes], list[int], list[int]]:
     """JPEG scenes of every face at every size; with each its face index and size."""
-    from training.scenes import scenes
-
     faces = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in files]
     bodies, index, sides = [], [], []
     for i, scene in scenes(faces, SIDES, MAX_ANGLE, seed=seed):
-        ok, encoded = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        if not ok:
-            raise RuntimeError("JPEG encoding failed")
-        bodies.append(encoded.tobytes())
+        bodies.append(to_jpeg(scene.image))
         index.append(i)
         sides.append(scene.side)
     return bodies, index, sides

@@ -37,7 +37,6 @@ from training.scoring import predict_in_slices
 log = logging.getLogger(__name__)
 UPSCALE = 192
 SIDES = (64, 128, 256)
-MAX_ANGLE = 15.0
 
 
 def frame_statistics(faces: list[np.ndarray], detector: Any) -> pd.DataFrame:
@@ -105,7 +104,7 @@ def scene_accuracy(
     seed: int = 0,
 ) -> pd.DataFrame:
     """Top-face accuracy per policy and face size on pasted scenes (a missed face counts as wrong)."""
-    from training.scenes import scenes
+    from training.scenes import MAX_ANGLE, scenes
 
     crops: dict[str, list[np.ndarray]] = {name: [] for name in policies}
     records = []

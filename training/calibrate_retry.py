@@ -1,8 +1,10 @@
-"""Choose YuNet's second pass (DETECTOR_RETRY_SCALE, DETECTOR_RETRY_CONFIDENCE) on validation scenes.
+"""Choose YuNet's second pass (its scale and confidence threshold) on validation scenes.
 
 python -m training.calibrate_retry --data-dir DIR [--val-faces 1000] [--out runs/calibrate-retry]
 
-When YuNet's first pass finds no face, the detector looks again at a larger scale. Small faces
+When YuNet's first pass finds no face, the detector looks again at a larger scale
+(DETECTOR_RETRY_SCALE, with the first pass's DETECTOR_CONFIDENCE; a looser retry threshold is
+a candidate here, and would need a setting of its own only if it won). Small faces
 are what that pass is for, and a small face that it also misses is always a wrong answer. For
 each candidate (retry scale x retry confidence) this measures, on *validation* FER2013 faces
 pasted into real photos at 64/96/128 px (training.scenes, the scene benchmark's generator):
@@ -32,11 +34,9 @@ import numpy as np
 
 from contract.detect import YuNetDetector
 from training.cli import command
-from training.scenes import SCENE_SIZE, scenes
+from training.scenes import MAX_ANGLE, SCENE_SIZE, scene_photo, scenes, to_jpeg
 
 SIDES = (64, 96, 128)
-MAX_ANGLE = 15.0
-JPEG_QUALITY = 90
 SCALES = (2.0, 2.5, 3.0)
 CONFIDENCES = (0.6, 0.5, 0.4)
 DEFAULT = (2.0, 0.6)
@@ -60,38 +60,22 @@ def face_free_photos(crops_per_photo: int = 4, seed: int = 0) -> list[np.ndarray
             image = np.asarray(getattr(data, name)())
         except Exception:  # a photo that needs a download is not here: skip it
             continue
-        if image.ndim == 3 and image.shape[2] == 4:
-            image = image[:, :, :3]
-        if image.dtype != np.uint8:
+        if image.dtype != np.uint8:  # e.g. the horse silhouette is boolean
             image = cv2.normalize(image.astype(np.float32), None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-        bgr = (
-            cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-            if image.ndim == 2
-            else np.ascontiguousarray(image[:, :, ::-1])
-        )
-        views = [bgr, bgr[:, ::-1]]
-        height, width = bgr.shape[:2]
+        views = [image, image[:, ::-1]]
+        height, width = image.shape[:2]
         for _ in range(crops_per_photo):
             share = rng.uniform(0.3, 0.7)
             h, w = max(16, int(height * share)), max(16, int(width * share))
             y, x = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
-            views.append(bgr[y : y + h, x : x + w])
-        out += [cv2.resize(np.ascontiguousarray(v), SCENE_SIZE, interpolation=cv2.INTER_AREA) for v in views]
+            views.append(image[y : y + h, x : x + w])
+        out += [scene_photo(view) for view in views]
     return out
 
 
-def _jpeg(image: np.ndarray) -> np.ndarray:
+def _uploaded(image: np.ndarray) -> np.ndarray:
     """The photo after the JPEG round trip an upload goes through."""
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
-
-
-def _covers(box: Any, centre: tuple[float, float], side: int) -> bool:
-    """Does a detection lie over the pasted face (its centre within half the face's side)?"""
-    cx, cy = box.x + box.width / 2, box.y + box.height / 2
-    return abs(cx - centre[0]) < side / 2 and abs(cy - centre[1]) < side / 2
+    return cv2.imdecode(np.frombuffer(to_jpeg(image), np.uint8), cv2.IMREAD_COLOR)
 
 
 def measure(faces: list[np.ndarray], photos: list[np.ndarray], detector: YuNetDetector) -> dict[str, Any]:
@@ -105,20 +89,17 @@ def measure(faces: list[np.ndarray], photos: list[np.ndarray], detector: YuNetDe
     first = min(1.0, detector.max_side / max(SCENE_SIZE))
     scene_rows = []
     for _, scene in scenes(faces, SIDES, MAX_ANGLE, seed=1):
-        image = _jpeg(scene.image)
-        scene_rows.append(
-            (scene, image, any(_covers(b, scene.centre, scene.side) for b in detector._pass(image, first)))
-        )
-    photo_rows = [(image, bool(detector._pass(image, first))) for image in map(_jpeg, photos)]
-    results = {}
+        image = _uploaded(scene.image)
+        scene_rows.append((scene, image, any(map(scene.covers, detector._pass(image, first)))))
+    photo_rows = [(image, bool(detector._pass(image, first))) for image in map(_uploaded, photos)]
+    results, configured = {}, detector.confidence
     for scale in SCALES:
         for confidence in CONFIDENCES:
-            detector.confidence = confidence
+            detector.confidence = confidence  # the retry's threshold; set back below
             found = {side: [] for side in SIDES}
             for scene, image, hit in scene_rows:
                 if not hit:
-                    boxes = detector._pass(image, first * scale)
-                    hit = any(_covers(b, scene.centre, scene.side) for b in boxes)
+                    hit = any(map(scene.covers, detector._pass(image, first * scale)))
                 found[scene.side].append(hit)
             false_positive = [hit or bool(detector._pass(image, first * scale)) for image, hit in photo_rows]
             results[f"{scale:g}x@{confidence:g}"] = {
@@ -129,6 +110,7 @@ def measure(faces: list[np.ndarray], photos: list[np.ndarray], detector: YuNetDe
                 "false_positives": int(np.sum(false_positive)),
                 "retry_cost_x_first_pass": round(scale**2, 2),
             }
+    detector.confidence = configured
     return results
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 SCENE_SIZE = (640, 480)  # width, height
 BACKGROUNDS = ("coffee", "rocket", "chelsea", "brick")
+MAX_ANGLE = 15.0  # degrees of roll the scene benchmark and the calibrations paste faces with
+JPEG_QUALITY = 90  # scenes travel as JPEG, as uploads do
 
 
 @dataclass(frozen=True)
@@ -27,17 +30,33 @@ class Scene:
     angle: float
     centre: tuple[float, float]
 
+    def covers(self, box: Any) -> bool:
+        """Does a detection lie over the pasted face (its centre within half the face's side)?"""
+        cx, cy = box.x + box.width / 2, box.y + box.height / 2
+        return abs(cx - self.centre[0]) < self.side / 2 and abs(cy - self.centre[1]) < self.side / 2
+
+
+def scene_photo(image: np.ndarray) -> np.ndarray:
+    """A uint8 RGB(A) or gray photo as a BGR photo at the scene size."""
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = image[:, :, :3]
+    bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[:, :, ::-1]
+    return cv2.resize(np.ascontiguousarray(bgr), SCENE_SIZE, interpolation=cv2.INTER_AREA)
+
+
+def to_jpeg(image: np.ndarray) -> bytes:
+    """A scene as the JPEG file an upload would carry."""
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return encoded.tobytes()
+
 
 def backgrounds() -> list[np.ndarray]:
     """The background photos as BGR at the scene size."""
     from skimage import data
 
-    out = []
-    for name in BACKGROUNDS:
-        image = getattr(data, name)()
-        bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[:, :, ::-1]
-        out.append(cv2.resize(np.ascontiguousarray(bgr), SCENE_SIZE, interpolation=cv2.INTER_AREA))
-    return out
+    return [scene_photo(getattr(data, name)()) for name in BACKGROUNDS]
 
 
 def paste_face(

@@ -12,13 +12,12 @@ from training.calibrate_retry import (
     CONFIDENCES,
     SCALES,
     SIDES,
-    _covers,
     choose,
     face_free_photos,
     measure,
     render,
 )
-from training.scenes import SCENE_SIZE
+from training.scenes import SCENE_SIZE, Scene
 
 
 def row(scale: float, confidence: float, found64: float, false_positives: int) -> tuple[str, dict[str, Any]]:
@@ -61,7 +60,8 @@ def test_choice_rule(candidates: list[tuple[str, dict[str, Any]]], chosen: str) 
     ],
 )
 def test_a_detection_counts_only_over_the_pasted_face(box: Detection, inside: bool) -> None:
-    assert _covers(box, (100.0, 100.0), 64) is inside
+    scene = Scene(image=np.zeros((480, 640, 3), np.uint8), side=64, angle=0.0, centre=(100.0, 100.0))
+    assert scene.covers(box) is inside
 
 
 def test_measure_on_real_faces_and_face_free_photos() -> None:
