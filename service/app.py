@@ -62,11 +62,12 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     atexit.register(engine.close)  # the dev server and tests; gunicorn calls shutdown() from worker_exit
     runtime = select.runtime_info(predictor)
     log.info(
-        "ready: model %s v%s on %s/%s, detector %s on %s, batch size %d, wait %g ms",
+        "ready: model %s v%s on %s/%s x%d stream(s), detector %s on %s, batch size %d, wait %g ms",
         predictor.name,
         predictor.version,
         runtime["backend"],
         runtime["precision"],
+        getattr(predictor, "streams", 1),
         settings.detector,
         engine.faces.detector.runtime,
         settings.batch_max_size,

@@ -1,8 +1,10 @@
 """Dynamic batching: concurrent requests share model calls. No Flask, no TensorFlow.
 
-One thread owns every call of `predict_batch`: it takes the first waiting item,
-gathers more until `max_batch_size` items or `max_wait_ms` have passed, runs one
-call and resolves each item's future with its own row, in input order.
+Its own threads own every call of `predict_batch`: one of them takes the first waiting
+item, gathers more until `max_batch_size` items or `max_wait_ms` have passed, runs one
+call and resolves each item's future with its own row. `callers` is how many such
+threads there are (one per model stream): while one runs a batch, the next gathers
+another, so a predictor that runs calls in parallel gets them; one gathers at a time.
 
 With `adaptive=True` the batcher only waits while callers have announced work
 (`with batcher.incoming():` around their preprocessing): a lone request runs at
@@ -55,9 +57,10 @@ class Batcher:
         on_batch: Callable[[int, float], None] | None = None,
         on_depth: Callable[[int], None] | None = None,
         adaptive: bool = False,
+        callers: int = 1,
     ) -> None:
-        if max_batch_size < 1 or queue_size < 1 or max_wait_ms < 0:
-            raise ValueError("max_batch_size and queue_size must be >= 1, max_wait_ms >= 0")
+        if max_batch_size < 1 or queue_size < 1 or max_wait_ms < 0 or callers < 1:
+            raise ValueError("max_batch_size, queue_size and callers must be >= 1, max_wait_ms >= 0")
         self._predict_batch = predict_batch
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000.0
@@ -69,8 +72,12 @@ class Batcher:
         self._adaptive = adaptive
         self._incoming = 0  # callers preparing rows they will submit soon (adaptive mode)
         self._incoming_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="batcher", daemon=True)
-        self._thread.start()
+        self._collect_lock = threading.Lock()  # one thread gathers a batch at a time
+        self._threads = [
+            threading.Thread(target=self._run, name=f"batcher-{i}", daemon=True) for i in range(callers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, inputs: Sequence[np.ndarray] | np.ndarray) -> list[Future]:
         """Queue rows for prediction; all of them or none (QueueFull, BatcherClosed)."""
@@ -125,8 +132,13 @@ class Batcher:
             if self._closed:
                 return
             self._closed = True
-        self._queue.put(_STOP)  # after all accepted items: FIFO means they are all processed first
-        self._thread.join(timeout)
+        # One stop per thread, after all accepted items: FIFO means they are all taken first, and a
+        # thread exits at the first stop it takes, so each takes exactly one.
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def _collect(self) -> tuple[list[_Item], bool]:
         """Block for a first item, then gather more until the size or time limit; flags a stop."""
@@ -151,10 +163,11 @@ class Batcher:
         return batch, False
 
     def _run(self) -> None:
-        """The worker loop: the only place predict_batch is ever called."""
+        """A caller thread's loop: the only place predict_batch is ever called."""
         stopping = False
         while not stopping:
-            batch, stopping = self._collect()
+            with self._collect_lock:
+                batch, stopping = self._collect()
             self._on_depth(self._queue.qsize())
             live = [item for item in batch if item.future.set_running_or_notify_cancel()]
             if live:

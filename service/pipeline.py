@@ -45,9 +45,9 @@ class Engine:
     ready: bool = False
 
     @property
-    def runtime(self) -> dict[str, str]:
-        """{"backend", "precision", "device"} running the model."""
-        return runtime_info(self.predictor)
+    def runtime(self) -> dict[str, str | int]:
+        """{"backend", "precision", "device", "streams"} running the model."""
+        return {**runtime_info(self.predictor), "streams": getattr(self.predictor, "streams", 1)}
 
     @property
     def model_ref(self) -> dict[str, str]:
@@ -100,6 +100,7 @@ def make_batcher(settings: Settings, predictor: Predictor, metrics: Metrics) -> 
         max_wait_ms=0 if off else settings.batch_max_wait_ms,
         queue_size=settings.batch_queue_size,
         adaptive=settings.batching == "adaptive",
+        callers=getattr(predictor, "streams", 1),  # one thread per call the runtime can run at once
         on_batch=lambda size, seconds: (
             metrics.batch_size.observe(size),
             metrics.batch_seconds.observe(seconds),

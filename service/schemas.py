@@ -125,6 +125,7 @@ class Runtime(Schema):
     backend = fields.String(metadata={"description": "openvino or tensorflow"})
     precision = fields.String(metadata={"description": "f32, bf16 or int8"})
     device = fields.String(metadata={"description": "CPU or GPU"})
+    streams = fields.Integer(metadata={"description": "model calls that run at once (INFERENCE_STREAMS)"})
 
 
 class Health(Schema):

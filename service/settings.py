@@ -97,6 +97,10 @@ class Settings:
     tf_threads: int = 0  # 0 = CPU cores / workers (the model's threads, TensorFlow or OpenVINO)
     inference_backend: str = "auto"
     inference_precision: str = "auto"
+    # OpenVINO model calls that run at once in a worker, each on its share of the model threads and fed
+    # by its own batcher thread; 0 = auto: 2 when the worker has 2+ model threads, else 1
+    # (service/runtime/select.py, measured in docs/runtimes.md). TensorFlow always runs 1.
+    inference_streams: int = 0
     # Converted/quantised models and compiled blobs, keyed by the SavedModel's hash; "" = ~/.cache or /tmp.
     runtime_cache_dir: str = ""
     # Face images that calibrate int8 at startup when no int8 build is cached ("" = refuse to start).
@@ -165,6 +169,7 @@ class Settings:
             "graceful_timeout",
             "batch_max_wait_ms",
             "tf_threads",
+            "inference_streams",
             "trusted_proxies",
             "min_face_size",
         ):

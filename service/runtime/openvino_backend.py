@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
+import queue
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,13 +32,17 @@ class OpenVINOPredictor:
     precision: str
     threads: int
     ir_path: Path
-    _request: Any = field(repr=False)
     _compiled: Any = field(repr=False)
+    streams: int = 1  # calls that may run at once (INFERENCE_STREAMS): one infer request each
     backend: str = "openvino"
     device: str = "CPU"
-    # One batcher thread calls the model, but benchmarks and warm-up may too: an InferRequest is not
-    # reentrant, and the lock costs nothing next to a forward pass.
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # An InferRequest is not reentrant: a caller takes one from the pool and blocks while all are busy,
+    # so any number of threads (the batcher's callers, benchmarks, warm-up) may call predict_batch.
+    _requests: queue.SimpleQueue = field(default_factory=queue.SimpleQueue, repr=False)
+
+    def __post_init__(self) -> None:
+        for _ in range(self.streams):
+            self._requests.put(self._compiled.create_infer_request())
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """uint8 faces [N,48,48,1] -> float32 probabilities [N,K], run at a bucketed batch size."""
@@ -51,9 +55,12 @@ class OpenVINOPredictor:
             (size, *images.shape[1:]), np.uint8
         )  # zero faces pad the batch; rows are independent
         batch[:count] = images
-        with self._lock:
-            self._request.infer([batch], share_inputs=True)
-            return self._request.get_output_tensor(0).data[:count].copy()
+        request = self._requests.get()
+        try:
+            request.infer([batch], share_inputs=True)
+            return request.get_output_tensor(0).data[:count].copy()
+        finally:
+            self._requests.put(request)
 
 
 # The CPU plugin compiles and keeps kernels for every input shape it sees: with the batcher's every
@@ -90,6 +97,7 @@ def load_openvino(
     threads: int,
     cache_root: Path,
     calibration_dir: str = "",
+    streams: int = 1,
 ) -> OpenVINOPredictor:
     """Convert (or reuse the cached conversion), compile with OpenVINO's blob cache, return the predictor
     (not warmed up: select.load_predictor runs service.model.warm_up over warm_sizes).
@@ -108,12 +116,17 @@ def load_openvino(
     else:
         log.info("OpenVINO blob cache %s is not writable: compiling at every start", blobs)
     try:
-        compiled = core.compile_model(str(ir), "CPU", compile_config(precision, threads))
+        compiled = core.compile_model(str(ir), "CPU", compile_config(precision, threads, streams))
     except RuntimeError as exc:
         raise ConversionError(f"OpenVINO cannot compile {ir}: {exc}") from None
     effective = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
     log.info(
-        "OpenVINO %s compiled %s (%s, inference precision %s)", ov.get_version(), ir, precision, effective
+        "OpenVINO %s compiled %s (%s, inference precision %s, %d stream(s))",
+        ov.get_version(),
+        ir,
+        precision,
+        effective,
+        int(compiled.get_property("NUM_STREAMS")),
     )
     predictor = OpenVINOPredictor(
         **model_identity(metadata, version_dir),
@@ -122,7 +135,7 @@ def load_openvino(
         precision=precision,
         threads=threads,
         ir_path=Path(ir),
-        _request=compiled.create_infer_request(),
         _compiled=compiled,
+        streams=streams,
     )
     return predictor

@@ -8,6 +8,7 @@ the worker reports ready).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,27 @@ def choose(settings: Settings, flags: frozenset[str], gpu: bool, int8_passed: bo
     return Choice(backend, precision, reason)
 
 
+# INFERENCE_STREAMS=0 on OpenVINO: two calls at once beat one call on both threads on 2 cores
+# (docs/runtimes.md#streams): while one batch waits for a straggling thread, the other runs.
+AUTO_STREAMS = 2
+
+
+def streams_for(settings: Settings, backend: str) -> int:
+    """Concurrent model calls for this backend; BackendError when INFERENCE_STREAMS cannot be honoured."""
+    threads = settings.intra_op_threads
+    asked = settings.inference_streams
+    if backend != "openvino":
+        if asked > 1:
+            raise BackendError(f"INFERENCE_STREAMS={asked} needs the openvino backend; {backend} runs 1")
+        return 1
+    if asked > threads:
+        raise BackendError(
+            f"INFERENCE_STREAMS={asked} exceeds the worker's {threads} model thread(s) "
+            "(TF_THREADS, or the cores shared out over WORKERS): each stream needs one"
+        )
+    return asked or min(AUTO_STREAMS, threads)
+
+
 def runtime_info(predictor: Any) -> dict[str, str]:
     """{"backend", "precision", "device"} of any predictor (a test fake reports 'custom')."""
     return {
@@ -100,6 +122,10 @@ def load_predictor(settings: Settings) -> Any:
             log.warning("INFERENCE_BACKEND=auto: OpenVINO unavailable (%s); serving with TensorFlow", exc)
             precision = "f32" if settings.inference_precision == "auto" else settings.inference_precision
             choice = Choice("tensorflow", precision, "fallback from OpenVINO")
+            if settings.inference_streams > 1:  # asked of OpenVINO, which auto could not use
+                log.warning("INFERENCE_STREAMS=%d ignored: TensorFlow runs 1", settings.inference_streams)
+                settings = dataclasses.replace(settings, inference_streams=0)
+    streams_for(settings, "tensorflow")  # refuses INFERENCE_STREAMS > 1 before TensorFlow loads
     return _tensorflow(settings, version_dir, choice)
 
 
@@ -109,6 +135,7 @@ def _openvino(settings: Settings, version_dir: Path, metadata: dict[str, Any], c
     from service.runtime.openvino_backend import load_openvino, warm_sizes
 
     check_contract(metadata, version_dir)
+    streams = streams_for(settings, "openvino")
     predictor = load_openvino(
         version_dir,
         metadata,
@@ -116,6 +143,7 @@ def _openvino(settings: Settings, version_dir: Path, metadata: dict[str, Any], c
         threads=settings.intra_op_threads,
         cache_root=cache_dir(settings.runtime_cache_dir),
         calibration_dir=settings.calibration_dir,
+        streams=streams,
     )
     warm_up(predictor, warm_sizes(settings.batch_max_size))
     _log_choice(predictor, choice, settings)
@@ -141,11 +169,12 @@ def _log_choice(predictor: Any, choice: Choice, settings: Settings) -> None:
     """The startup line that says what runs the model, on what CPU, and why."""
     flags = cpu.cpu_flags()
     log.info(
-        "inference runtime: backend=%s precision=%s device=%s threads=%d (%s; CPU %s, flags %s)",
+        "inference runtime: backend=%s precision=%s device=%s threads=%d streams=%d (%s; CPU %s, flags %s)",
         choice.backend,
         choice.precision,
         runtime_info(predictor)["device"],
         settings.intra_op_threads,
+        getattr(predictor, "streams", 1),
         choice.reason,
         cpu.cpu_model(),
         ",".join(cpu.relevant_flags(flags)) or "none",

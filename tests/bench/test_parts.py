@@ -215,6 +215,7 @@ def test_derived_ratios_and_targets() -> None:
             "service_to_naive": 4.0,
             "service_to_tensorflow": None,
             "service_to_detector_native": None,
+            "service_to_one_stream": None,
         }
     ]
     assert all(t["met"] for t in derived["targets"].values())
@@ -239,11 +240,13 @@ def test_runtime_ceiling_tensorflow_ratio_and_photo_target() -> None:
             "concurrency": 8,
             "images_per_s": 40.0,
         },
+        {**base, "config": "service_one_stream", "images_per_s": 64.0},
     ]
     results["runtimes"] = {"default": "openvino/bf16", "default_ceiling_images_per_s": 160.0, "runtimes": {}}
     derived = derive(results)
     crops = next(r for r in derived["ratios"] if r["workload"] == "a_crops")
     assert (crops["service_to_ceiling"], crops["service_to_tensorflow"]) == (0.5, 4.0)
+    assert crops["service_to_one_stream"] == 1.25  # 80 crops/s against one stream's 64
     assert derived["targets"]["service_to_tensorflow"]["met"] is True
     assert derived["targets"]["photos_c8_p99_ms"] == {"value": 300.0, "goal": "<= 250", "met": False}
     photos = next(r for r in derived["ratios"] if r["workload"] == "b_scenes")
@@ -276,7 +279,7 @@ def test_report_shows_the_measured_rows_and_the_derived_ratios() -> None:
     lines = text.splitlines()
     for row in results["serving"]["rows"]:
         assert f"| {row['config']} | 32 | 10.0 | {row['images_per_s']} | 10.0 | 1.0 | 2.0 | 3.0 | 0 |" in text
-    assert "| (a) | 32 | 0.8 | 2.0 | 4.0 | – | – |" in lines
+    assert "| (a) | 32 | 0.8 | 2.0 | 4.0 | – | – | – |" in lines
     assert "| service_to_ceiling | 0.8 | >= 0.7 | yes |" in lines
     assert "| service_to_naive | 4.0 | >= 3.0 | yes |" in lines
     assert "| service | 3.0 | 1 | 600.0 | 600.0 | 300.0 | 50.0 |" in lines  # start-up and memory

@@ -148,7 +148,9 @@ def test_model_failures_reach_the_callers_and_the_batcher_survives(bad_model) ->
         batcher.close()
 
 
-@pytest.mark.parametrize("kwargs", [{"max_batch_size": 0}, {"queue_size": 0}, {"max_wait_ms": -1}])
+@pytest.mark.parametrize(
+    "kwargs", [{"max_batch_size": 0}, {"queue_size": 0}, {"max_wait_ms": -1}, {"callers": 0}]
+)
 def test_invalid_knobs_are_refused(kwargs: dict) -> None:
     """Misconfiguration fails at construction."""
     with pytest.raises(ValueError):
@@ -205,3 +207,50 @@ def test_adaptive_batcher_waits_for_announced_work() -> None:
     finally:
         batcher.close()
     assert sizes == [2]
+
+
+class OverlapModel:
+    """Counts how many calls are inside at once; each call waits until a second one joins it (or 2 s)."""
+
+    def __init__(self) -> None:
+        self.inside, self.most = 0, 0
+        self.lock, self.both = threading.Lock(), threading.Event()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+            if self.inside == 2:
+                self.both.set()
+        self.both.wait(timeout=2)
+        with self.lock:
+            self.inside -= 1
+        return square_rows(x)
+
+
+@pytest.mark.parametrize(("callers", "most"), [(1, 1), (2, 2)])
+def test_callers_run_that_many_batches_at_once(callers: int, most: int) -> None:
+    """callers=2 (two model streams): a second batch runs while the first is still inside the model,
+    and every row still reaches its own caller; callers=1 never overlaps."""
+    model = OverlapModel()
+    batcher = Batcher(model, max_batch_size=4, max_wait_ms=0, callers=callers)
+    rows = [np.full(2, i) for i in range(24)]
+    try:
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            got = list(pool.map(lambda r: float(batcher.predict([r], timeout=30)[0]), rows))
+    finally:
+        batcher.close(timeout=10)
+    assert got == [2.0 * i * i for i in range(24)]
+    assert model.most == most
+
+
+def test_close_with_several_callers_answers_everything_and_stops_each_thread() -> None:
+    """One stop per caller thread: all queued work is answered and no thread is left running."""
+    model = GatedModel()
+    batcher = Batcher(model, max_batch_size=2, max_wait_ms=0, callers=3)
+    futures = batcher.submit([np.full(2, i) for i in range(9)])
+    assert model.entered.wait(timeout=10)
+    model.release.set()
+    batcher.close(timeout=10)
+    assert [f.result(timeout=0) for f in futures] == [2.0 * i * i for i in range(9)]
+    assert not any(thread.is_alive() for thread in batcher._threads)

@@ -327,9 +327,12 @@ def test_runtime_is_reported_in_health_metadata_and_metrics(
 ) -> None:
     """/health, /metadata and the emotion_inference_runtime gauge name the backend and precision."""
     pytest.importorskip("openvino")
-    predictor = select.load_predictor(ov_settings(tiny_model_dir, runtime_cache, inference_precision="f32"))
+    settings = ov_settings(
+        tiny_model_dir, runtime_cache, inference_precision="f32", tf_threads=2, inference_streams=2
+    )
+    predictor = select.load_predictor(settings)
     client = make_app(predictor).test_client()
-    expected = {"backend": "openvino", "precision": "f32", "device": "CPU"}
+    expected = {"backend": "openvino", "precision": "f32", "device": "CPU", "streams": 2}
     assert client.get("/health").json["runtime"] == expected
     assert client.get("/metadata").json["runtime"] == expected
     metrics = client.get("/metrics").get_data(as_text=True)
@@ -412,3 +415,101 @@ def test_padding_and_slicing_leave_each_row_unchanged(
     whole = predictor.predict_batch(rows)
     assert whole.shape == (200, 7)
     np.testing.assert_allclose(whole[128:133], predictor.predict_batch(rows[128:133]), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("backend", "threads", "asked", "expected"),
+    [
+        ("openvino", 2, 0, 2),  # auto: two calls at once (docs/runtimes.md#streams)
+        ("openvino", 8, 0, 2),
+        ("openvino", 1, 0, 1),  # one thread cannot carry two streams
+        ("openvino", 4, 3, 3),
+        ("openvino", 2, 3, None),  # more streams than threads: refused
+        ("tensorflow", 2, 0, 1),
+        ("tensorflow", 2, 1, 1),
+        ("tensorflow", 2, 2, None),  # TensorFlow has one signature caller
+    ],
+)
+def test_stream_count(backend: str, threads: int, asked: int, expected: int | None) -> None:
+    """INFERENCE_STREAMS: auto is 2 where there are 2 model threads, an impossible ask is a clear error."""
+    settings = Settings(tf_threads=threads, inference_streams=asked)
+    if expected is None:
+        with pytest.raises(select.BackendError, match="INFERENCE_STREAMS"):
+            select.streams_for(settings, backend)
+    else:
+        assert select.streams_for(settings, backend) == expected
+
+
+def test_explicit_streams_on_tensorflow_fail_before_loading(tiny_model_dir: Path) -> None:
+    """INFERENCE_BACKEND=tensorflow INFERENCE_STREAMS=2 stops the start instead of silently running 1."""
+    settings = Settings(model_dir=str(tiny_model_dir), inference_backend="tensorflow", inference_streams=2)
+    with pytest.raises(select.BackendError, match="needs the openvino backend"):
+        select.load_predictor(settings)
+
+
+def test_auto_fallback_drops_streams_with_a_warning(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """Streams were asked of OpenVINO; when auto falls back to TensorFlow the worker still starts."""
+    block_openvino(monkeypatch)
+    settings = Settings(
+        model_dir=str(tiny_model_dir), runtime_cache_dir=str(tmp_path), tf_threads=2, inference_streams=2
+    )
+    with caplog.at_level(logging.WARNING, logger="service.runtime.select"):
+        predictor = select.load_predictor(settings)
+    assert select.runtime_info(predictor)["backend"] == "tensorflow"
+    assert any("INFERENCE_STREAMS=2 ignored" in r.getMessage() for r in caplog.records)
+
+
+def test_streams_run_calls_at_once_with_the_same_answers(
+    tiny_model_dir: Path, runtime_cache: Path, parity_inputs
+) -> None:
+    """Two streams: the plugin compiled two, two threads' calls overlap, and each gets its own rows."""
+    pytest.importorskip("openvino")
+    import threading
+
+    settings = ov_settings(
+        tiny_model_dir, runtime_cache, inference_precision="f32", tf_threads=2, inference_streams=2
+    )
+    predictor = select.load_predictor(settings)
+    assert predictor.streams == 2 and int(predictor._compiled.get_property("NUM_STREAMS")) == 2
+    single = ov_settings(tiny_model_dir, runtime_cache, inference_precision="f32", inference_streams=1)
+    expected = select.load_predictor(single).predict_batch(parity_inputs)
+    inside, most = 0, 0
+    lock = threading.Lock()
+
+    class CountingPool:
+        def __init__(self, pool) -> None:
+            self.pool = pool
+
+        def get(self):
+            nonlocal inside, most
+            request = self.pool.get()  # blocks while every request is busy
+            with lock:
+                inside += 1
+                most = max(most, inside)
+            return request
+
+        def put(self, request) -> None:
+            nonlocal inside
+            with lock:
+                inside -= 1
+            self.pool.put(request)
+
+    predictor._requests = CountingPool(predictor._requests)
+    barrier = threading.Barrier(2)
+    results: dict[int, np.ndarray] = {}
+
+    def call(index: int) -> None:
+        barrier.wait(timeout=10)
+        for _ in range(200):
+            results[index] = predictor.predict_batch(parity_inputs[index::2])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert most == 2  # both requests of the pool were taken at once
+    for index in range(2):
+        np.testing.assert_allclose(results[index], expected[index::2], atol=1e-5)
