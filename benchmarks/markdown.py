@@ -189,7 +189,7 @@ def _serving(serving: dict[str, Any], derived: dict[str, Any]) -> list[str]:
             r["service_to_naive"],
             r.get("service_to_tensorflow"),
             r.get("service_to_detector_native"),
-            r.get("service_to_one_stream"),
+            r.get("service_to_streams2"),
         ]
         for r in derived["ratios"]
     ]
@@ -205,7 +205,7 @@ def _serving(serving: dict[str, Any], derived: dict[str, Any]) -> list[str]:
                 "service / naive",
                 "service / TF service",
                 "service / native-detector service",
-                "service / one-stream service",
+                "service / 2-stream service",
             ],
             ratios,
         ),

@@ -40,7 +40,7 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
     ratios = []
     for workload in WORKLOADS:
         for c in sorted({r["concurrency"] for r in rows if r["workload"] == workload}):
-            on, off, naive, tf, native, one_stream = (
+            on, off, naive, tf, native, streams2 = (
                 _rate(rows, k, workload, c)
                 for k in (
                     "service",
@@ -48,7 +48,7 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
                     "naive",
                     "service_tensorflow",
                     "service_detector_native",
-                    "service_one_stream",
+                    "service_streams2",
                 )
             )
             value = on["images_per_s"] if on else None
@@ -62,7 +62,7 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
                     "service_to_naive": _ratio(value, naive and naive["images_per_s"]),
                     "service_to_tensorflow": _ratio(value, tf and tf["images_per_s"]),
                     "service_to_detector_native": _ratio(value, native and native["images_per_s"]),
-                    "service_to_one_stream": _ratio(value, one_stream and one_stream["images_per_s"]),
+                    "service_to_streams2": _ratio(value, streams2 and streams2["images_per_s"]),
                 }
             )
     match = next(

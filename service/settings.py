@@ -98,9 +98,9 @@ class Settings:
     inference_backend: str = "auto"
     inference_precision: str = "auto"
     # OpenVINO model calls that run at once in a worker, each on its share of the model threads and fed
-    # by its own batcher thread; 0 = auto: 2 when the worker has 2+ model threads, else 1
-    # (service/runtime/select.py, measured in docs/runtimes.md). TensorFlow always runs 1.
-    inference_streams: int = 0
+    # by its own batcher thread. 1 gives a lone request every thread; 2 on 2 cores served 19-42% more
+    # photos under load but doubled a lone crop's latency (docs/runtimes.md#streams). TensorFlow runs 1.
+    inference_streams: int = 1
     # Converted/quantised models and compiled blobs, keyed by the SavedModel's hash; "" = ~/.cache or /tmp.
     runtime_cache_dir: str = ""
     # Face images that calibrate int8 at startup when no int8 build is cached ("" = refuse to start).
@@ -155,6 +155,7 @@ class Settings:
             "batch_max_size",
             "batch_queue_size",
             "inference_timeout_s",
+            "inference_streams",
             "request_line_timeout_s",
             "header_timeout_s",
             "body_timeout_s",
@@ -169,7 +170,6 @@ class Settings:
             "graceful_timeout",
             "batch_max_wait_ms",
             "tf_threads",
-            "inference_streams",
             "trusted_proxies",
             "min_face_size",
         ):

@@ -73,6 +73,9 @@ HELP: dict[str, str] = {
     "on a GPU ([runtimes.md](runtimes.md))",
     "inference_precision": "`f32`, `bf16`, `int8` (OpenVINO, after `make quantize`), or `auto`: "
     "a cached int8 build that passed its gate, else bf16 where the CPU has AMX or AVX512_BF16, else f32",
+    "inference_streams": "OpenVINO model calls that run at once per worker, each on its share of the model "
+    "threads (at most one stream per thread); 2 serves more photos under load, 1 gives a lone request "
+    "every thread ([runtimes.md](runtimes.md#streams))",
     "runtime_cache_dir": "empty = `emotion-service` under `$XDG_CACHE_HOME` or `~/.cache` when writable, "
     "else the temp dir: OpenVINO conversions, int8 builds and compiled blobs, keyed by the SavedModel's "
     "content hash, never inside the model folder",

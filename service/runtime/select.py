@@ -72,11 +72,6 @@ def choose(settings: Settings, flags: frozenset[str], gpu: bool, int8_passed: bo
     return Choice(backend, precision, reason)
 
 
-# INFERENCE_STREAMS=0 on OpenVINO: two calls at once beat one call on both threads on 2 cores
-# (docs/runtimes.md#streams): while one batch waits for a straggling thread, the other runs.
-AUTO_STREAMS = 2
-
-
 def streams_for(settings: Settings, backend: str) -> int:
     """Concurrent model calls for this backend; BackendError when INFERENCE_STREAMS cannot be honoured."""
     threads = settings.intra_op_threads
@@ -90,7 +85,7 @@ def streams_for(settings: Settings, backend: str) -> int:
             f"INFERENCE_STREAMS={asked} exceeds the worker's {threads} model thread(s) "
             "(TF_THREADS, or the cores shared out over WORKERS): each stream needs one"
         )
-    return asked or min(AUTO_STREAMS, threads)
+    return asked
 
 
 def runtime_info(predictor: Any) -> dict[str, str]:
@@ -124,7 +119,7 @@ def load_predictor(settings: Settings) -> Any:
             choice = Choice("tensorflow", precision, "fallback from OpenVINO")
             if settings.inference_streams > 1:  # asked of OpenVINO, which auto could not use
                 log.warning("INFERENCE_STREAMS=%d ignored: TensorFlow runs 1", settings.inference_streams)
-                settings = dataclasses.replace(settings, inference_streams=0)
+                settings = dataclasses.replace(settings, inference_streams=1)
     streams_for(settings, "tensorflow")  # refuses INFERENCE_STREAMS > 1 before TensorFlow loads
     return _tensorflow(settings, version_dir, choice)
 

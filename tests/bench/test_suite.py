@@ -87,10 +87,10 @@ def test_quick_suite_runs_end_to_end(
     rows = results["serving"]["rows"]
     configs = {r["config"] for r in rows}
     # service_int8 runs too when the runtimes section left an int8 build in the cache, and
-    # service_one_stream (INFERENCE_STREAMS=1) when OpenVINO is the default.
+    # service_streams2 (INFERENCE_STREAMS=2) when OpenVINO is the default.
     both = {"service", "service_tensorflow", "service_no_batching", "naive"}
     assert both <= configs
-    assert configs <= both | {"service_int8", "service_detector_native", "service_one_stream"}
+    assert configs <= both | {"service_int8", "service_detector_native", "service_streams2"}
     # The native-detector service only runs the photos: crops need no detection.
     photos_only = {"service_detector_native"}
     assert {(r["config"], r["workload"], r["concurrency"]) for r in rows} == {
