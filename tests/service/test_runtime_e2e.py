@@ -39,7 +39,7 @@ def test_default_runtime_is_openvino_and_reported(tiny_model_dir: Path, tmp_path
     pytest.importorskip("openvino")
     health, text = run_until_ready(tmp_path, MODEL_DIR=str(tiny_model_dir))
     precision = "bf16" if cpu.native_bf16(cpu.cpu_flags()) else "f32"
-    assert health["runtime"] == {"backend": "openvino", "precision": precision, "device": "CPU"}
+    assert health["runtime"] == {"backend": "openvino", "precision": precision, "device": "CPU", "streams": 1}
     assert f'emotion_inference_runtime{{backend="openvino",device="CPU",precision="{precision}"}} 1.0' in text
     assert f"inference runtime: backend=openvino precision={precision}" in text  # the startup log line
 
