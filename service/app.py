@@ -60,14 +60,14 @@ def create_app(settings: Settings | None = None, predictor: Predictor | None = N
     video_api.init_app(app)  # POST /predict/video on the same engine and batcher
     pages.init_app(app)
     atexit.register(engine.close)  # the dev server and tests; gunicorn calls shutdown() from worker_exit
-    runtime = select.runtime_info(predictor)
+    runtime = engine.runtime
     log.info(
         "ready: model %s v%s on %s/%s x%d stream(s), detector %s on %s, batch size %d, wait %g ms",
         predictor.name,
         predictor.version,
         runtime["backend"],
         runtime["precision"],
-        getattr(predictor, "streams", 1),
+        runtime["streams"],
         settings.detector,
         engine.faces.detector.runtime,
         settings.batch_max_size,

@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -465,8 +466,6 @@ def test_streams_run_calls_at_once_with_the_same_answers(
 ) -> None:
     """Two streams: the plugin compiled two, two threads' calls overlap, and each gets its own rows."""
     pytest.importorskip("openvino")
-    import threading
-
     settings = ov_settings(
         tiny_model_dir, runtime_cache, inference_precision="f32", tf_threads=2, inference_streams=2
     )
