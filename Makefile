@@ -150,7 +150,7 @@ container-test: venv ## slow, root, no Docker needed: podman builds + runs the i
 # ---- benchmarks (benchmarks/, docs/benchmarks.md); numbers are only meaningful on an idle machine ----
 BENCH_DATA ?= ../shared/datasets/fer2013
 BENCH_ARGS ?=
-.PHONY: bench bench-quick bench-photos bench-detector calibrate-crop calibrate-retry
+.PHONY: bench bench-quick bench-photos bench-photo-gap bench-detector calibrate-crop calibrate-retry
 
 bench: venv ## serving + training benchmarks (~30 min on 2 cores), then the scene (photo accuracy) benchmark: benchmarks/results/ [BENCH_ARGS="--workers 2"]
 	$(PY) -m benchmarks.run --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(BENCH_ARGS)
@@ -159,6 +159,10 @@ bench: venv ## serving + training benchmarks (~30 min on 2 cores), then the scen
 PHOTO_ARGS ?=
 bench-photos: venv ## photo accuracy through gunicorn vs the same faces as crops, per face size: benchmarks/results/photo-accuracy.{json,md} [PHOTO_ARGS="--faces 500"]
 	$(PY) -m benchmarks.photo_accuracy --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(PHOTO_ARGS)
+
+GAP_ARGS ?=
+bench-photo-gap: venv ## the scene faces framed four ways (service, box with roll undone, pasted square, oracle), in-process: benchmarks/results/photo-gap.{json,md} [GAP_ARGS="--faces 500"]
+	$(PY) -m benchmarks.photo_gap --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(GAP_ARGS)
 
 DETECTOR_ARGS ?=
 bench-detector: venv ## DETECTOR_MAX_SIDE sweep: photo latency and faces found vs the detector's first-pass size: benchmarks/results/detector-sides.{json,md} [DETECTOR_ARGS="--sides 640,416"]

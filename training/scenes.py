@@ -35,6 +35,17 @@ class Scene:
         cx, cy = box.x + box.width / 2, box.y + box.height / 2
         return abs(cx - self.centre[0]) < self.side / 2 and abs(cy - self.centre[1]) < self.side / 2
 
+    def pasted_region(self, image: np.ndarray, undo_roll: bool = True) -> np.ndarray:
+        """The side x side square the face was pasted into, taken from `image` (the scene after
+        its JPEG round trip), rotated back by the paste's roll unless undo_roll is False: the
+        face exactly as the training images frame it, which no detector knows."""
+        matrix = cv2.getRotationMatrix2D(self.centre, -self.angle if undo_roll else 0.0, 1.0)
+        matrix[0, 2] += self.side / 2 - self.centre[0]
+        matrix[1, 2] += self.side / 2 - self.centre[1]
+        return cv2.warpAffine(
+            image, matrix, (self.side, self.side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
 
 def scene_photo(image: np.ndarray) -> np.ndarray:
     """A uint8 RGB(A) or gray photo as a BGR photo at the scene size."""

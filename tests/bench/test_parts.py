@@ -472,3 +472,42 @@ def test_compared_models_use_the_same_faces_and_are_tabled(
     (name,) = compared
     assert f"| {name} | 64 | 0.900 | 0.4000 | 0.5000 | 0.800 |" in text
     assert photo_accuracy.render_compared({"compared": {}}) == ""
+
+
+def test_photo_gap_oracle_framing_is_the_training_crop(tiny_dataset: Path) -> None:
+    """The oracle rows take the pasted face back out: as model input it is the 48x48 file again
+    (resampling aside), rotated back when asked; the detector rows are empty without a face."""
+    from benchmarks import photo_gap
+    from contract.crop import CALIBRATED
+    from contract.image import to_model_input
+    from training.scenes import backgrounds, paste_face
+
+    face = cv2.imread(str(sorted((tiny_dataset / "test").glob("*/*"))[0]), cv2.IMREAD_GRAYSCALE)
+    scene = paste_face(face, backgrounds()[0], 128, 12.0, np.random.default_rng(0))
+    crops = photo_gap.framings(scene.image, scene, None, CALIBRATED)
+    assert crops["detector"] is None and crops["box_roll_undone"] is None
+
+    def gap(name: str) -> float:
+        return float(np.abs(to_model_input(crops[name]).astype(float) - to_model_input(face)).mean())
+
+    assert gap("pasted") < 8.0
+    assert gap("pasted_roll_kept") > gap("pasted") + 4.0
+
+
+def test_photo_gap_tables_every_framing_per_size(
+    tiny_model_dir: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """An end-to-end run on the tiny model: every size, every framing, ratios to the same crops."""
+    pytest.importorskip("openvino")
+    from benchmarks import photo_gap
+
+    results = photo_gap.run(tiny_model_dir, tiny_dataset, faces=4, cache_dir=str(tmp_path / "cache"))
+    assert list(results["sizes"]) == [str(s) for s in photo_gap.SIDES]
+    for row in results["sizes"].values():
+        assert 0.0 <= row["face_found"] <= 1.0
+        for name in photo_gap.FRAMINGS:
+            assert 0.0 <= row[name]["accuracy"] <= 1.0
+            if row["crops"]:
+                assert row[name]["ratio"] == pytest.approx(row[name]["accuracy"] / row["crops"], abs=1e-3)
+    table = photo_gap.render(results)
+    assert len([line for line in table.splitlines() if line.startswith("| 64 |")]) == 1
