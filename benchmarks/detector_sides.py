@@ -112,13 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sides", default=",".join(map(str, SIDES)))
-    parser.add_argument("--model-dir", type=Path, default=machine.ROOT / "models" / "emotion")
-    parser.add_argument(
-        "--data-dir", type=Path, default=machine.ROOT.parent / "shared" / "datasets" / "fer2013"
-    )
-    parser.add_argument("--faces", type=int, default=300)
+    photo_accuracy.scene_arguments(parser, faces=300)
     parser.add_argument("--duration", type=float, default=12.0, help="measured seconds per load run")
-    parser.add_argument("--out", type=Path, default=machine.ROOT / "benchmarks" / "results")
     parser.add_argument("--name", default="detector-sides")
     args = parser.parse_args(argv)
     sides = [int(s) for s in args.sides.split(",")]

@@ -195,17 +195,22 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: write photo-accuracy.{json,md} to --out and print the table."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def scene_arguments(parser: argparse.ArgumentParser, faces: int) -> None:
+    """--model-dir, --data-dir, --faces and --out: what every scene-faces benchmark CLI takes."""
     parser.add_argument("--model-dir", type=Path, default=machine.ROOT / "models" / "emotion")
     parser.add_argument(
         "--data-dir", type=Path, default=machine.ROOT.parent / "shared" / "datasets" / "fer2013"
     )
-    parser.add_argument("--faces", type=int, default=500)
-    parser.add_argument("--variants", default="default,legacy,align")
+    parser.add_argument("--faces", type=int, default=faces)
     parser.add_argument("--out", type=Path, default=machine.ROOT / "benchmarks" / "results")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: write photo-accuracy.{json,md} to --out and print the table."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    scene_arguments(parser, faces=500)
+    parser.add_argument("--variants", default="default,legacy,align")
     parser.add_argument("--name", default="photo-accuracy")
     parser.add_argument(
         "--compare-model-dir",

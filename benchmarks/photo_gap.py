@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from benchmarks import machine
-from benchmarks.photo_accuracy import SIDES, test_faces
+from benchmarks.photo_accuracy import SIDES, scene_arguments, test_faces
 from benchmarks.report import save_named
 from contract.crop import crop_face, crop_region, policy_from_metadata
 from contract.detect import Detection
@@ -145,12 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: write photo-gap.{json,md} to --out and print the table."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", type=Path, default=machine.ROOT / "models" / "emotion")
-    parser.add_argument(
-        "--data-dir", type=Path, default=machine.ROOT.parent / "shared" / "datasets" / "fer2013"
-    )
-    parser.add_argument("--faces", type=int, default=500)
-    parser.add_argument("--out", type=Path, default=machine.ROOT / "benchmarks" / "results")
+    scene_arguments(parser, faces=500)
     args = parser.parse_args(argv)
     results = run(args.model_dir, args.data_dir, args.faces)
     save_named(results, render(results), args.out, "photo-gap")
