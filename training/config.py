@@ -79,6 +79,10 @@ class TrainConfig:
     # version folders with model.keras / ensemble members), averaged, softened by
     # distill_temperature and mixed with the hard labels: (1 - alpha) CE + alpha T^2 KL.
     teachers: tuple[str, ...] = ()
+    # The views each teacher averages, through its own serving signature (see training.signature):
+    # "none" is one pass (the central crop for a network trained on random crops), so teachers
+    # of any crop size can be mixed; "flip-zoom" gives the teachers' served accuracy.
+    teacher_tta: str = "none"
     distill_alpha: float = 0.5
     distill_temperature: float = 4.0
     # How a detector box becomes model input (contract.crop): "calibrated", "legacy" or a JSON
@@ -126,6 +130,7 @@ _CHOICES = {
     "multi_face": ("largest", "skip"),
     "class_weight": ("none", "balanced", "sqrt"),
     "tta": tuple(TTA_VIEWS),
+    "teacher_tta": tuple(TTA_VIEWS),
     "mixed_precision": ("auto", "on", "bf16", "off"),
 }
 

@@ -1,7 +1,8 @@
 """Knowledge distillation: soft targets from committed teacher networks, mixed with the hard labels.
 
-Teacher probabilities are computed once per image on the un-augmented face (the teachers
-are 48x48 networks; their outputs on a stored image never change), and travel with the
+Teacher probabilities are computed once per image on the un-augmented 48x48 face, through
+each teacher's serving signature with the views of teacher_tta (their outputs on a stored
+image never change), and travel with the
 labels as targets [one-hot | teacher probabilities]. The loss is Hinton et al.'s:
 (1 - alpha) * CE(one-hot, student) + alpha * T^2 * KL(teacher_T || student_T), where x_T
 softens a distribution by temperature T (softmax(log x / T)).
@@ -80,12 +81,19 @@ def load_teacher(path: str | Path) -> keras.Model:
     return load_keras_model(path)
 
 
-def teacher_probabilities(teachers: list[keras.Model], images: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Mean probabilities of the teachers on uint8 [N,48,48,1] faces (plain forward passes)."""
+def teacher_probabilities(
+    teachers: list[keras.Model], images: np.ndarray, tta: str = "none", batch: int = 256
+) -> np.ndarray:
+    """Mean probabilities of the teachers on uint8 [N,48,48,1] faces, each through its serving
+    signature with the given views (so 44x44 crop networks and 48x48 ones can teach together)."""
+    from contract import OUTPUT_NAME
+    from training.signature import serving_function
+
     total = None
     for teacher in teachers:
+        serve = serving_function(teacher, tta)
         parts = [
-            np.asarray(teacher(images[i : i + batch].astype(np.float32), training=False))
+            np.asarray(serve(images[i : i + batch].astype(np.uint8))[OUTPUT_NAME])
             for i in range(0, len(images), batch)
         ]
         probs = np.concatenate(parts) if parts else np.zeros((0, teacher.output_shape[-1]), np.float32)
@@ -100,8 +108,9 @@ def cached_teacher_targets(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Teacher probabilities for the train and validation rows, cached in the run folder.
 
-    The cache is keyed by the teachers and the image paths, so a resumed run reuses it and
-    any change of teachers or split recomputes it.
+    The cache is keyed by the teachers, their views (teacher_tta; "none" keeps the key it had
+    before views existed, as its numbers are the same) and the image paths, so a resumed run
+    reuses it and any change of teachers, views or split recomputes it.
     """
     import hashlib
     import json
@@ -110,6 +119,7 @@ def cached_teacher_targets(
 
     key = hashlib.sha256(
         json.dumps([list(config.teachers), list(train_df.path), list(val_df.path)]).encode()
+        + (b"" if config.teacher_tta == "none" else config.teacher_tta.encode())
     ).hexdigest()[:16]
     path = Path(run_dir) / f"teacher-targets-{key}.npz"
     if path.exists():
@@ -118,8 +128,8 @@ def cached_teacher_targets(
     teachers = [load_teacher(t) for t in config.teachers]
     train_images, _ = load_arrays(train_df, class_names)
     val_images, _ = load_arrays(val_df, class_names)
-    soft_train = teacher_probabilities(teachers, train_images)
-    soft_val = teacher_probabilities(teachers, val_images)
+    soft_train = teacher_probabilities(teachers, train_images, config.teacher_tta)
+    soft_val = teacher_probabilities(teachers, val_images, config.teacher_tta)
     partial = path.with_suffix(".partial.npz")
     np.savez(partial, train=soft_train, val=soft_val)
     partial.replace(path)

@@ -3,6 +3,7 @@ distillation, bf16 training exported as float32."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -133,6 +134,32 @@ def test_distillation_loss() -> None:
     assert DistillationLoss.from_config(config).alpha == 0.3
 
 
+def linear_teacher(side: int, seed: int) -> keras.Model:
+    """A tiny softmax-of-pixels network taking side x side faces (0-255 floats, like ours)."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((side, side, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    outputs = keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(x))
+    return keras.Model(inputs, outputs)
+
+
+def test_teachers_of_both_crop_sizes_average_their_views() -> None:
+    """A 44x44 crop network and a 48x48 one teach together: "none" gives the crop network its
+    central crop, "flip" averages each with its mirror image, and the mean is over teachers."""
+    from training.distill import teacher_probabilities
+
+    images = np.random.default_rng(3).integers(0, 256, (5, 48, 48, 1)).astype(np.uint8)
+    crop, full = linear_teacher(44, 1), linear_teacher(48, 2)
+    x = images.astype(np.float32)
+    centre = x[:, 2:46, 2:46]
+    np.testing.assert_allclose(
+        teacher_probabilities([crop, full], images), (crop(centre) + full(x)) / 2, rtol=1e-5, atol=1e-6
+    )
+    mirrored = (crop(centre) + crop(centre[:, :, ::-1])) / 2
+    np.testing.assert_allclose(teacher_probabilities([crop], images, "flip"), mirrored, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(teacher_probabilities([crop], images, "flip"), crop(centre), atol=1e-4)
+
+
 def test_recipe_trains_distils_and_exports(
     tmp_path: Path, tiny_dataset: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,6 +223,10 @@ def test_recipe_trains_distils_and_exports(
     train_df, val_df = split_train_val(manifest, config)
     soft, _ = distill.cached_teacher_targets(config, train_df, val_df, names(manifest), Path(config.run_dir))
     assert soft.shape == (len(train_df), 7)
+    # Other teacher views are other targets: the cache must not answer for them.
+    flipped = dataclasses.replace(config, teacher_tta="flip")
+    with pytest.raises(AssertionError, match="teacher reloaded"):
+        distill.cached_teacher_targets(flipped, train_df, val_df, names(manifest), Path(config.run_dir))
 
 
 def test_precision_check_trains_both_policies_and_reports_them(tmp_path: Path, tiny_dataset: Path) -> None:
