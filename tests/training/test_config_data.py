@@ -181,3 +181,13 @@ def test_config_has_no_dead_extra_field(tmp_path: Path) -> None:
     recipe.write_text("epochs = 2\n[extra]\nnote = 1\n")
     with pytest.raises(ValueError, match=r"unknown keys.*extra"):
         parse("--config", str(recipe))
+
+
+def test_teacher_views_from_a_config_file_are_checked(tmp_path: Path) -> None:
+    """A recipe file bypasses argparse's choices: validate() must still refuse unknown views."""
+    toml = tmp_path / "c.toml"
+    toml.write_text('teacher_tta = "flip-twice"\n')
+    with pytest.raises(ValueError, match="teacher_tta"):
+        parse("--config", str(toml))
+    toml.write_text('teacher_tta = "flip-zoom"\n')
+    assert parse("--config", str(toml)).teacher_tta == "flip-zoom"
