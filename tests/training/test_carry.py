@@ -1,0 +1,83 @@
+"""training.carry: an interrupted run saved to a small folder resumes from it in another run folder
+(another machine) at the same epoch, with the carried weights, history and best checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tests.support.models import tiny_config
+from tests.training.test_train_export import Interrupt
+from training import callbacks as cb
+from training import carry
+from training.errors import ModelDirError
+
+
+def kernels(model: keras.Model) -> list[np.ndarray]:
+    return [w for w in model.get_weights() if w.ndim > 1]
+
+
+def test_a_saved_run_resumes_elsewhere_at_its_epoch(tmp_path: Path, tiny_dataset: Path, monkeypatch) -> None:
+    from training.train import train
+
+    config = tiny_config(tmp_path / "first", tiny_dataset, epochs=3, patience=10, ema=0.9, optimizer="sgd")
+    original = cb.make_callbacks
+    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Interrupt(0)])
+    with pytest.raises(KeyboardInterrupt):
+        train(config)
+
+    out = tmp_path / "carried"
+    out.mkdir()
+    (out / "README.md").write_text("kept")
+    state = carry.save(config, out)
+    assert state["next_epoch"] == 1 and state["optimizer_iterations"] > 0
+    assert {p.name for p in out.iterdir()} == {
+        "latest.keras",
+        "best.keras",
+        "history.csv",
+        "state.json",
+        "README.md",
+    }
+    assert json.loads((out / "state.json").read_text())["best_epoch"] == 0
+    latest = keras.models.load_model(out / "latest.keras")
+    assert getattr(latest, "optimizer", None) is None  # weights only: the folder stays small
+
+    moved = dataclasses.replace(config, run_dir=str(tmp_path / "elsewhere" / "run"))
+    carry.restore(moved, out)
+    with pytest.raises(ModelDirError, match="own backup"):
+        carry.restore(moved, out)  # never over a run folder's own (newer) state
+
+    seen: dict[int, list[np.ndarray]] = {}
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs=None) -> None:
+            seen[epoch] = kernels(self.model)
+
+    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Record()])
+    train(moved)
+    assert sorted(seen) == [1, 2]  # resumed at the carried epoch, not from 0
+    for got, want in zip(seen[1], kernels(latest), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert list(cb.read_history(moved.run_dir).epoch) == [0, 1, 2]
+
+
+def test_restore_refuses_another_architecture(tmp_path: Path, tiny_dataset: Path, monkeypatch) -> None:
+    from training.errors import ConfigError
+    from training.train import train
+
+    config = tiny_config(tmp_path / "first", tiny_dataset, epochs=2, patience=10)
+    original = cb.make_callbacks
+    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Interrupt(0)])
+    with pytest.raises(KeyboardInterrupt):
+        train(config)
+    carry.save(config, tmp_path / "carried")
+    wider = dataclasses.replace(config, run_dir=str(tmp_path / "other"), width=8)
+    with pytest.raises(ConfigError, match="width"):
+        carry.restore(wider, tmp_path / "carried")
+    with pytest.raises(ModelDirError, match="no backup"):
+        carry.save(dataclasses.replace(config, run_dir=str(tmp_path / "other")), tmp_path / "x")
