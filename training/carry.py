@@ -120,6 +120,8 @@ def save(config: TrainConfig, out: Path) -> dict[str, Any]:
 
 def restore(config: TrainConfig, source: Path) -> dict[str, Any]:
     """Rebuild config.run_dir (backup, best.keras, history.csv) from a saved folder."""
+    if not (source / STATE).is_file():
+        raise ModelDirError(f"{source} has no {STATE}: not a folder written by `make carry ARGS=save ...`")
     state = json.loads((source / STATE).read_text())
     run_dir = Path(config.run_dir)
     backup_dir = run_dir / cb.BACKUP_DIR

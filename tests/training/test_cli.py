@@ -9,7 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from training import calibrate_crop, choose_tta, ensemble, evaluate, export, model_card, predict, train, tune
+from training import (
+    calibrate_crop,
+    carry,
+    choose_tta,
+    ensemble,
+    evaluate,
+    export,
+    model_card,
+    predict,
+    train,
+    tune,
+)
 from training.cli import command
 
 MISSING = "/nonexistent/emotion-test"
@@ -33,6 +44,9 @@ CASES = [
     (model_card.main, [MISSING], "no SavedModel found"),
     (choose_tta.main, ["--checkpoint", f"{MISSING}.keras", "--data-dir", "{data}"], "no file"),
     (choose_tta.main, ["--checkpoint", "a.keras", "--candidates", "ten"], "unknown tta ten"),
+    (carry.main, ["save", "--run-dir", "{tmp}/run"], "save needs --out"),
+    (carry.main, ["save", "--run-dir", "{tmp}/run", "--out", "{tmp}/out"], "has no backup to carry"),
+    (carry.main, ["restore", "--run-dir", "{tmp}/run", "--from", MISSING], "not a folder written by"),
 ]
 
 
