@@ -1,4 +1,4 @@
-"""Model folders for tests: the shipped model, a tiny training config, metadata edits."""
+"""Model folders for tests: the shipped model, a tiny training config, metadata edits, a crash."""
 
 from __future__ import annotations
 
@@ -37,3 +37,15 @@ def edit_metadata(version_dir: Path, **changes: object) -> None:
     """Rewrite metadata.json with some keys changed."""
     path = version_dir / "metadata.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def interrupt_at(epoch: int) -> object:
+    """A Keras callback that simulates a crash right after `epoch` has been backed up."""
+    import keras
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, done: int, logs=None) -> None:
+            if done == epoch:
+                raise KeyboardInterrupt
+
+    return Interrupt()

@@ -11,8 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.support.models import tiny_config
-from tests.training.test_train_export import Interrupt
+from tests.support.models import interrupt_at, tiny_config
 from training import callbacks as cb
 from training import carry
 from training.errors import ModelDirError
@@ -27,7 +26,7 @@ def test_a_saved_run_resumes_elsewhere_at_its_epoch(tmp_path: Path, tiny_dataset
 
     config = tiny_config(tmp_path / "first", tiny_dataset, epochs=3, patience=10, ema=0.9, optimizer="sgd")
     original = cb.make_callbacks
-    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Interrupt(0)])
+    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), interrupt_at(0)])
     with pytest.raises(KeyboardInterrupt):
         train(config)
 
@@ -72,7 +71,7 @@ def test_restore_refuses_another_architecture(tmp_path: Path, tiny_dataset: Path
 
     config = tiny_config(tmp_path / "first", tiny_dataset, epochs=2, patience=10)
     original = cb.make_callbacks
-    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Interrupt(0)])
+    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), interrupt_at(0)])
     with pytest.raises(KeyboardInterrupt):
         train(config)
     carry.save(config, tmp_path / "carried")

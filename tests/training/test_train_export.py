@@ -12,7 +12,7 @@ import pytest
 from contract import INPUT_NAME, OUTPUT_NAME, SIGNATURE_NAME
 from contract.modeldir import read_metadata
 from contract.savedmodel import load_predict_fn
-from tests.support.models import tiny_config
+from tests.support.models import interrupt_at, tiny_config
 from tests.synthetic import make_face
 from training import callbacks as cb
 
@@ -179,24 +179,12 @@ def test_evaluate_cli_on_unseen_folder(tiny_model_dir: Path, tiny_dataset: Path,
     assert expected <= {p.name for p in (tmp_path / "eval").iterdir()}
 
 
-class Interrupt(keras.callbacks.Callback):
-    """Simulates a crash right after an epoch has been backed up."""
-
-    def __init__(self, at_epoch: int) -> None:
-        super().__init__()
-        self.at_epoch = at_epoch
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        if epoch == self.at_epoch:
-            raise KeyboardInterrupt
-
-
 def test_interrupted_run_resumes_where_it_stopped(tmp_path, tiny_dataset, monkeypatch) -> None:
     from training.train import train
 
     config = tiny_config(tmp_path, tiny_dataset, epochs=4, patience=10)
     original = cb.make_callbacks
-    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Interrupt(1)])
+    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), interrupt_at(1)])
     with pytest.raises(KeyboardInterrupt):
         train(config)
     assert list(cb.read_history(config.run_dir).epoch) == [0, 1]
