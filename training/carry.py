@@ -8,12 +8,13 @@ and the weight average: three copies of the network, 60 MB for 5 M parameters) a
 the machine that trained it. `save` keeps what continuing needs, without optimizer state:
 `latest.keras` (the weights the backup held after its last epoch: the averaged ones when
 ema > 0, since that is what SwapEMAWeights leaves in the model at an epoch's end), `best.keras`
-(the best validation epoch so far), `history.csv` and `state.json` (the next epoch, the
-optimizer's step count). `restore` rebuilds the run folder from it on a new machine, so that the
-usual `make train ARGS="--config f.toml"` resumes at the same epoch, on the same learning-rate
-schedule, history and best-so-far, as BackupAndRestore would have. What is not carried: SGD's
-momentum (it restarts at zero and rebuilds within a few hundred steps) and the separate raw
-weights behind the average (the average continues from the carried weights).
+(the best validation epoch so far), `history.csv`, `state.json` (the next epoch, the
+optimizer's step count) and a distillation run's cached teacher targets. `restore` rebuilds
+the run folder from it on a new machine, so that the usual `make train ARGS="--config f.toml"`
+resumes at the same epoch, on the same learning-rate schedule, history and best-so-far, as
+BackupAndRestore would have. What is not carried: SGD's momentum (it restarts at zero and
+rebuilds within a few hundred steps) and the separate raw weights behind the average (the
+average continues from the carried weights).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from training.keras_models import load_checkpoint
 from training.model import compile_model, make_model
 
 LATEST, STATE = "latest.keras", "state.json"
+TEACHER_TARGETS = "teacher-targets-*.npz"  # training.distill's cache, keyed by teachers and split
 
 
 def _backup(run_dir: Path) -> cb.AtomicBackupAndRestore:
@@ -92,6 +94,8 @@ def save(config: TrainConfig, out: Path) -> dict[str, Any]:
     _weights_only(model, staging / LATEST)
     _weights_only(best, staging / cb.BEST_FILE)
     history.to_csv(staging / cb.HISTORY_FILE, index=False)
+    for targets in run_dir.glob(TEACHER_TARGETS):  # small, and minutes of teacher passes to redo
+        shutil.copy2(targets, staging / targets.name)
     best_row = history.loc[history.val_accuracy.idxmax()] if len(history) else None
     state = {
         "config": config.to_dict(),
@@ -105,7 +109,7 @@ def save(config: TrainConfig, out: Path) -> dict[str, Any]:
     if out.is_dir():  # files of our own (e.g. a README) stay
         ours = {LATEST, cb.BEST_FILE, cb.HISTORY_FILE, STATE}
         for extra in out.iterdir():
-            if extra.name not in ours:
+            if extra.name not in ours and not extra.match(TEACHER_TARGETS):
                 shutil.move(str(extra), staging / extra.name)
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)
@@ -152,6 +156,8 @@ def restore(config: TrainConfig, source: Path) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source / cb.BEST_FILE, run_dir / cb.BEST_FILE)
     shutil.copy2(source / cb.HISTORY_FILE, run_dir / cb.HISTORY_FILE)
+    for targets in source.glob(TEACHER_TARGETS):
+        shutil.copy2(targets, run_dir / targets.name)
     backup._save_model()  # last: a run folder with a backup is one that resumes
     return state
 

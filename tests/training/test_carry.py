@@ -21,15 +21,21 @@ def kernels(model: keras.Model) -> list[np.ndarray]:
     return [w for w in model.get_weights() if w.ndim > 1]
 
 
-def test_a_saved_run_resumes_elsewhere_at_its_epoch(tmp_path: Path, tiny_dataset: Path, monkeypatch) -> None:
+def test_a_saved_run_resumes_elsewhere_at_its_epoch(
+    tmp_path: Path, tiny_dataset: Path, tiny_model_dir: Path, monkeypatch
+) -> None:
     from training.train import train
 
-    config = tiny_config(tmp_path / "first", tiny_dataset, epochs=3, patience=10, ema=0.9, optimizer="sgd")
+    config = tiny_config(
+        tmp_path / "first", tiny_dataset, epochs=3, patience=10, ema=0.9, optimizer="sgd",
+        teachers=(str(tiny_model_dir / "model.keras"),),
+    )  # fmt: skip
     original = cb.make_callbacks
     monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), interrupt_at(0)])
     with pytest.raises(KeyboardInterrupt):
         train(config)
 
+    (targets,) = Path(config.run_dir).glob("teacher-targets-*.npz")  # minutes of teacher passes
     out = tmp_path / "carried"
     out.mkdir()
     (out / "README.md").write_text("kept")
@@ -41,6 +47,7 @@ def test_a_saved_run_resumes_elsewhere_at_its_epoch(tmp_path: Path, tiny_dataset
         "history.csv",
         "state.json",
         "README.md",
+        targets.name,
     }
     assert json.loads((out / "state.json").read_text())["best_epoch"] == 0
     latest = keras.models.load_model(out / "latest.keras")
@@ -57,6 +64,12 @@ def test_a_saved_run_resumes_elsewhere_at_its_epoch(tmp_path: Path, tiny_dataset
         def on_epoch_begin(self, epoch: int, logs=None) -> None:
             seen[epoch] = kernels(self.model)
 
+    from training import distill
+
+    def refuse(path: object) -> None:
+        raise AssertionError("teacher reloaded: the carried targets were not used")
+
+    monkeypatch.setattr(distill, "load_teacher", refuse)
     monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Record()])
     train(moved)
     assert sorted(seen) == [1, 2]  # resumed at the carried epoch, not from 0
