@@ -31,8 +31,13 @@ HAAR_MAX_SIDE = 1024
 # When the first pass finds nothing, YuNet looks again at up to this long side. Small faces (under
 # ~100 px) are YuNet's weak spot: on 64 px faces pasted into 640x480 photos a 2x second pass raised
 # recall from 70% to 93% (docs/photos.md), at ~4x the first pass's cost, paid only by photos where
-# the first pass found no face.
-YUNET_RETRY_MAX_SIDE = 1280
+# the first pass found no face. 1920 = a third pass at 3x of the default first pass.
+YUNET_RETRY_MAX_SIDE = 1920
+# The later passes' defaults (DETECTOR_RETRY_SCALE, _THIRD_SCALE, _RETRY_MIN_SHARE), chosen on
+# validation scenes and face-free photos by make calibrate-retry (training/configs/retry-calibration.json).
+YUNET_RETRY_SCALE = 2.0
+YUNET_THIRD_SCALE = 3.0
+YUNET_RETRY_MIN_SHARE = 0.05  # 32 px in a 640 px photo
 
 
 @dataclass(frozen=True)
@@ -121,12 +126,19 @@ class YuNetDetector:
     def __init__(
         self,
         confidence: float = 0.6,
-        retry_scale: float = 2.0,
+        retry_scale: float = YUNET_RETRY_SCALE,
         max_side: int = YUNET_MAX_SIDE,
         runtime: str = "auto",
+        third_scale: float = YUNET_THIRD_SCALE,
+        retry_min_share: float = YUNET_RETRY_MIN_SHARE,
     ) -> None:
         if retry_scale < 1.0:
             raise ValueError(f"retry_scale must be >= 1 (1 = no second pass), got {retry_scale}")
+        if third_scale and third_scale <= retry_scale:
+            message = f"third_scale must be 0 (none) or above retry_scale ({retry_scale}): {third_scale}"
+            raise ValueError(message)
+        if not 0.0 <= retry_min_share < 1.0:
+            raise ValueError(f"retry_min_share must be in [0, 1), got {retry_min_share}")
         low, high = YUNET_MAX_SIDE_RANGE
         if not low <= max_side <= high:
             raise ValueError(f"max_side must be in [{low}, {high}] px, got {max_side}")
@@ -150,6 +162,8 @@ class YuNetDetector:
             self._detect, self.runtime = self._native(yuface)
         self.confidence = confidence
         self.retry_scale = retry_scale
+        self.third_scale = third_scale
+        self.retry_min_share = retry_min_share
         self.max_side = max_side
 
     @staticmethod
@@ -174,12 +188,27 @@ class YuNetDetector:
             return (lambda bgr, conf: yuface.detect(bgr, conf=conf)), "yuface"
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces scoring above the confidence threshold; a second, larger pass if the first finds none."""
+        """Faces scoring above the confidence threshold; larger passes while none is found.
+
+        The second pass (retry_scale) and the optional third (third_scale) only run when every
+        pass before found nothing. Their boxes are kept only if their shorter side is at least
+        retry_min_share of the photo's long side (0.05: 32 px in a 640 px photo): an enlarged
+        photo shows the detector face-like texture at sizes where a real face the first pass
+        missed rarely is (docs/photos.md has the measurement). A share, not pixels, so that a
+        small upload (a 48 px crop with detect=always) keeps the face its retry finds.
+        """
         first = min(1.0, self.max_side / max(image.shape[:2]))
         found = self._pass(image, first)
-        retry = min(first * self.retry_scale, YUNET_RETRY_MAX_SIDE / max(image.shape[:2]))
-        if not found and retry > first * 1.05:
-            found = self._pass(image, retry)
+        cap = YUNET_RETRY_MAX_SIDE / max(image.shape[:2])
+        tried = first
+        for factor in (self.retry_scale, self.third_scale):
+            scale = min(first * factor, cap)
+            # Found; or off (retry 1 = one pass only, third 0 = none), or held at the cap.
+            if found or scale <= tried * 1.05:
+                break
+            floor = self.retry_min_share * max(image.shape[:2])
+            found = [d for d in self._pass(image, scale) if min(d.width, d.height) >= floor]
+            tried = scale
         return found
 
     def _pass(self, image: np.ndarray, scale: float) -> list[Detection]:
@@ -224,15 +253,18 @@ class HaarDetector:
 def make_detector(
     name: str,
     confidence: float = 0.6,
-    retry_scale: float = 2.0,
+    retry_scale: float = YUNET_RETRY_SCALE,
     max_side: int = YUNET_MAX_SIDE,
     runtime: str = "auto",
+    third_scale: float = YUNET_THIRD_SCALE,
+    retry_min_share: float = YUNET_RETRY_MIN_SHARE,
 ) -> Detector:
     """The detector named by the DETECTOR setting (retry_scale: YuNet's second pass, 1 = none;
-    max_side: the long side of YuNet's first pass; runtime: DETECTOR_RUNTIME, what runs YuNet; the
-    Haar cascade ignores all three)."""
+    max_side: the long side of YuNet's first pass; runtime: DETECTOR_RUNTIME, what runs YuNet;
+    third_scale: a third pass, 0 = none; retry_min_share: the smallest box the later passes keep,
+    as a share of the photo's long side; the Haar cascade ignores them all)."""
     if name == "yunet":
-        return YuNetDetector(confidence, retry_scale, max_side, runtime)
+        return YuNetDetector(confidence, retry_scale, max_side, runtime, third_scale, retry_min_share)
     if name == "haar":
         return HaarDetector()
     raise ValueError(f"unknown detector {name!r} (yunet or haar)")

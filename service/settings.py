@@ -63,9 +63,14 @@ class Settings:
     # auto: YuNet on OpenVINO (the same detections at a fifth of the CPU, docs/photos.md), falling
     # back to the wheel's own build with a log line; an explicit choice that cannot run stops the start.
     detector_runtime: str = "auto"
-    # YuNet looks again at up to this scale (1280 px cap) when the first pass finds no face: small
+    # YuNet looks again at up to this scale (1920 px cap) when the first pass finds no face: small
     # faces are its weak spot (docs/photos.md). 1 = one pass only.
     detector_retry_scale: float = 2.0
+    # A third pass at this scale when the second also finds nothing (0 = none), and the smallest
+    # box (shorter side, as a share of the photo's long side) the second and third passes keep:
+    # enlarged texture fools YuNet at small sizes (docs/photos.md, chosen by make calibrate-retry).
+    detector_third_scale: float = 3.0
+    detector_retry_min_share: float = 0.05
     # The long side YuNet's first pass sees (larger photos are shrunk to it): its cost grows with the
     # area, and small faces are lost when it shrinks (docs/photos.md has both, measured). Default and
     # range are contract.detect's YUNET_MAX_SIDE(_RANGE), not imported so the master stays free of cv2.
@@ -202,6 +207,16 @@ class Settings:
             raise SettingsError(f"DETECTOR_CONFIDENCE must be in (0, 1), got {self.detector_confidence}")
         if not 1.0 <= self.detector_retry_scale <= 4.0:
             raise SettingsError(f"DETECTOR_RETRY_SCALE must be in [1, 4], got {self.detector_retry_scale}")
+        if not 0.0 <= self.detector_retry_min_share < 1.0:
+            raise SettingsError(
+                f"DETECTOR_RETRY_MIN_SHARE must be in [0, 1), got {self.detector_retry_min_share}"
+            )
+        third = self.detector_third_scale
+        if third != 0.0 and not self.detector_retry_scale < third <= 4.0:
+            raise SettingsError(
+                f"DETECTOR_THIRD_SCALE must be 0 (none) or in "
+                f"(DETECTOR_RETRY_SCALE={self.detector_retry_scale:g}, 4], got {third:g}"
+            )
         if not 160 <= self.detector_max_side <= 1280:
             raise SettingsError(f"DETECTOR_MAX_SIDE must be in [160, 1280] px, got {self.detector_max_side}")
         if not 0.0 < self.video_queue_share <= 1.0:

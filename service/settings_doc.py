@@ -43,8 +43,14 @@ HELP: dict[str, str] = {
     "the CPU has native bf16: the same detections at a fifth of the CPU, [photos.md](photos.md)), `native` "
     "(the wheel's own libfacedetection build) or `auto` (openvino, else native with a log line)",
     "detector_confidence": "minimum detector score of a face, in (0, 1)",
-    "detector_retry_scale": "YuNet looks again at up to this scale (long side capped at 1280 px) when "
-    "its first pass finds no face; small faces are its weak spot ([photos.md](photos.md)); 1 = one pass",
+    "detector_retry_scale": "YuNet looks again at up to this scale (long side capped at 1920 px) when "
+    "its first pass finds no face; small faces are its weak spot ([photos.md](photos.md)); 1 = one pass "
+    "(no second or third)",
+    "detector_third_scale": "a third YuNet pass at this scale (same cap) when the second also finds no "
+    "face; 0 = none; must be above `DETECTOR_RETRY_SCALE` ([photos.md](photos.md))",
+    "detector_retry_min_share": "boxes of the second and third passes whose shorter side is under "
+    "this share of the photo's long side are dropped (0.05 = 32 px in a 640 px photo; enlarged "
+    "texture looks like small faces, [photos.md](photos.md)); 0 = keep all, in [0, 1)",
     "detector_max_side": "long side in px of the image YuNet's first pass sees (larger photos are "
     "shrunk to it): lower is cheaper, but loses small faces ([photos.md](photos.md)); in [160, 1280]",
     "min_face_size": "faces whose shorter side is under this many pixels are not classified (counted "

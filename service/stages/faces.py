@@ -31,6 +31,8 @@ def settings_detector(settings: Settings, name: str | None = None) -> Detector:
         settings.detector_retry_scale,
         settings.detector_max_side,
         settings.detector_runtime,
+        settings.detector_third_scale,
+        settings.detector_retry_min_share,
     )
 
 

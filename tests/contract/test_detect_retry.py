@@ -34,10 +34,24 @@ def recall(detector: YuNetDetector, scenes: list) -> float:
 
 def test_second_pass_finds_small_real_faces_the_first_misses(small_face_scenes: list) -> None:
     """Measured on these scenes: about 60% found in one pass, over 90% with the 2x retry."""
-    single = recall(YuNetDetector(retry_scale=1.0), small_face_scenes)
-    retried = recall(YuNetDetector(retry_scale=2.0), small_face_scenes)
+    single = recall(YuNetDetector(retry_scale=1.0), small_face_scenes)  # 1 = one pass, no third
+    retried = recall(YuNetDetector(retry_scale=2.0, third_scale=0.0, retry_min_share=0), small_face_scenes)
     assert retried >= 0.85
     assert retried >= single + 0.15
+
+
+def test_the_retry_floor_drops_small_boxes_of_the_later_passes(small_face_scenes: list) -> None:
+    """The price of DETECTOR_RETRY_MIN_SHARE on real faces: some 40 px faces only the 2x pass finds
+    come back as boxes under 32 px and are dropped (docs/photos.md has the trade); the rest stay."""
+    single = recall(YuNetDetector(retry_scale=1.0), small_face_scenes)
+    floor = YuNetDetector(
+        retry_scale=2.0, third_scale=0.0, retry_min_share=0.05
+    )  # 32 px of these 640 px photos
+    unfloored = recall(YuNetDetector(retry_scale=2.0, third_scale=0.0, retry_min_share=0), small_face_scenes)
+    assert single < recall(floor, small_face_scenes) < unfloored
+    first_only = YuNetDetector(retry_scale=1.0)
+    retried = [scene for scene in small_face_scenes if not first_only.detect(scene.image)]
+    assert all(min(d.width, d.height) >= 32 for scene in retried for d in floor.detect(scene.image))
 
 
 class Recording:
@@ -64,8 +78,10 @@ class Recording:
         ((480, 640), 2.0, 640, 640, [640], (100, 50, 20, 20)),
         # retry_scale 1 turns the second pass off.
         ((480, 640), 1.0, 640, 1280, [640], None),
-        # A 2560 px photo: the first pass at 640, the retry at the 1280 cap (not 2x of the original).
-        ((1920, 2560), 2.0, 640, YUNET_RETRY_MAX_SIDE, [640, 1280], (200, 100, 40, 40)),
+        # A 2560 px photo: the first pass at 640, the retry at 2x of that (not 2x of the original).
+        ((1920, 2560), 2.0, 640, 1280, [640, 1280], (200, 100, 40, 40)),
+        # DETECTOR_MAX_SIDE 1280 on that photo: the retry held at the cap, not 2x (2560).
+        ((1920, 2560), 2.0, 1280, YUNET_RETRY_MAX_SIDE, [1280, YUNET_RETRY_MAX_SIDE], (133, 67, 27, 26)),
         # DETECTOR_MAX_SIDE 320: the first pass at 320 (box doubled back), the retry at 2x of that.
         ((480, 640), 2.0, 320, 320, [320], (200, 100, 40, 40)),
         ((480, 640), 2.0, 320, 640, [320, 640], (100, 50, 20, 20)),
@@ -75,12 +91,54 @@ class Recording:
 )
 def test_retry_pass_sizes_and_box_mapping(shape, retry_scale, max_side, find_at, widths, box) -> None:
     """Which passes run at which input size, and that boxes come back in the photo's coordinates."""
-    detector = YuNetDetector(retry_scale=retry_scale, max_side=max_side)
+    detector = YuNetDetector(retry_scale=retry_scale, max_side=max_side, third_scale=0.0, retry_min_share=0)
     fake = Recording(find_at)
     detector._detect = fake
     found = detector.detect(np.zeros((*shape, 3), np.uint8))
     assert fake.widths == widths
     assert [(d.x, d.y, d.width, d.height) for d in found] == ([box] if box else [])
+
+
+@pytest.mark.parametrize(
+    ("retry_scale", "third_scale", "min_size", "find_at", "widths", "box"),
+    [
+        # Nothing at 2x: the third pass runs at 3x; its 20 px box is a third of that in the photo (rounded).
+        (2.0, 3.0, 0, 1920, [640, 1280, 1920], (33, 17, 7, 6)),
+        # Found at 2x: no third pass.
+        (2.0, 3.0, 0, 1280, [640, 1280], (50, 25, 10, 10)),
+        # The floor is a share of the photo's side: the 2x box is 10 px, kept at 10, dropped at 11,
+        # and then the third pass runs (and its 7 px box is dropped too).
+        (2.0, 3.0, 10, 1280, [640, 1280], (50, 25, 10, 10)),
+        (2.0, 3.0, 11, 1280, [640, 1280, 1920], None),
+        (2.0, 0.0, 11, 1280, [640, 1280], None),
+        # The floor never touches the first pass.
+        (2.0, 3.0, 50, 640, [640], (100, 50, 20, 20)),
+        # retry_scale 1 still means one pass only: no third either.
+        (1.0, 3.0, 0, 1920, [640], None),
+    ],
+)
+def test_third_pass_and_retry_floor(retry_scale, third_scale, min_size, find_at, widths, box) -> None:
+    """The third pass runs only when the first two found nothing; the later passes' small boxes go."""
+    share = min_size / 640  # px of this 640 px photo
+    detector = YuNetDetector(retry_scale=retry_scale, third_scale=third_scale, retry_min_share=share)
+    fake = Recording(find_at)
+    detector._detect = fake
+    found = detector.detect(np.zeros((480, 640, 3), np.uint8))
+    assert fake.widths == widths
+    assert [(d.x, d.y, d.width, d.height) for d in found] == ([box] if box else [])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"retry_scale": 2.0, "third_scale": 2.0}, "third_scale"),
+        ({"retry_min_share": -0.1}, "retry_min_share"),
+        ({"retry_min_share": 1.0}, "retry_min_share"),
+    ],
+)
+def test_impossible_later_passes_are_refused(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        YuNetDetector(**kwargs)
 
 
 def test_retry_scale_below_one_is_refused() -> None:
@@ -115,6 +173,24 @@ def test_settings_accept_exactly_what_the_detector_accepts(max_side: int) -> Non
     except SettingsError:
         settings_ok = False
     assert settings_ok == detector_ok
+
+
+def test_settings_default_to_the_detectors_later_passes() -> None:
+    """Training, photo evaluation and the CLI build the detector from contract.detect's defaults,
+    the service from its settings: both must describe the same passes."""
+    from contract.detect import YUNET_RETRY_MIN_SHARE, YUNET_RETRY_SCALE, YUNET_THIRD_SCALE
+    from service.settings import Settings
+
+    settings = Settings()
+    assert (
+        settings.detector_retry_scale,
+        settings.detector_third_scale,
+        settings.detector_retry_min_share,
+    ) == (
+        YUNET_RETRY_SCALE,
+        YUNET_THIRD_SCALE,
+        YUNET_RETRY_MIN_SHARE,
+    )
 
 
 def test_settings_offer_exactly_the_detector_runtimes() -> None:

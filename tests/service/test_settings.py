@@ -75,6 +75,13 @@ def test_tf_threads_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL must be one of"),
         ({"DETECTOR_CONFIDENCE": "1.5"}, "DETECTOR_CONFIDENCE must be in"),
         ({"DETECTOR_RETRY_SCALE": "0.5"}, "DETECTOR_RETRY_SCALE must be in"),
+        (
+            {"DETECTOR_THIRD_SCALE": "2"},
+            "DETECTOR_THIRD_SCALE must be 0 .none. or in .DETECTOR_RETRY_SCALE=2",
+        ),
+        ({"DETECTOR_THIRD_SCALE": "5"}, "DETECTOR_THIRD_SCALE must be 0"),
+        ({"DETECTOR_RETRY_MIN_SHARE": "-1"}, r"DETECTOR_RETRY_MIN_SHARE must be in \[0, 1\)"),
+        ({"DETECTOR_RETRY_MIN_SHARE": "1"}, r"DETECTOR_RETRY_MIN_SHARE must be in \[0, 1\)"),
         ({"DETECTOR_MAX_SIDE": "100"}, "DETECTOR_MAX_SIDE must be in"),
         ({"DETECTOR_RUNTIME": "onnx"}, "DETECTOR_RUNTIME must be one of"),
         ({"DETECTOR_MAX_SIDE": "2000"}, "DETECTOR_MAX_SIDE must be in"),

@@ -196,12 +196,19 @@ def test_face_finder_takes_the_models_crop_policy() -> None:
 
 
 def test_face_finder_builds_yunet_from_the_detector_settings() -> None:
-    """DETECTOR_CONFIDENCE, _RETRY_SCALE, _MAX_SIDE and _RUNTIME all reach the detector."""
+    """DETECTOR_CONFIDENCE, _RETRY_SCALE, _THIRD_SCALE, _RETRY_MIN_SHARE, _MAX_SIDE and _RUNTIME all
+    reach the detector."""
     settings = Settings(
-        detector_confidence=0.4, detector_retry_scale=3.0, detector_max_side=480, detector_runtime="native"
+        detector_confidence=0.4,
+        detector_retry_scale=2.5,
+        detector_third_scale=3.5,
+        detector_retry_min_share=0.03,
+        detector_max_side=480,
+        detector_runtime="native",
     )
     detector = FaceFinder.for_model(settings, {}).detector
-    assert (detector.confidence, detector.retry_scale, detector.max_side) == (0.4, 3.0, 480)
+    passes = (detector.retry_scale, detector.third_scale, detector.retry_min_share)
+    assert (detector.confidence, *passes, detector.max_side) == (0.4, 2.5, 3.5, 0.03, 480)
     assert detector.runtime == "native"
 
 
