@@ -34,6 +34,25 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def peak_rss_mib() -> float:
+    """This process's own peak resident memory in MiB.
+
+    /proc/self/status's VmHWM belongs to the process's address space, which exec replaces. Not
+    getrusage's ru_maxrss: Linux carries it over from the parent across fork and exec, so every
+    child of the (TensorFlow-laden, ~2 GiB) benchmark process reported ~2 GiB whatever it loaded.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    import resource  # no /proc (macOS: bytes, Linux: kB; only Linux has the carry-over)
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if platform.system() == "Darwin" else 1024)
+
+
 def memory_gb() -> float | None:
     """Total RAM in GiB, or None where /proc/meminfo is missing."""
     try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -89,19 +88,19 @@ def child(
     runtime: str, model_dir: str, crops: Path, min_seconds: float, cache: str, calibration: str
 ) -> None:
     """Load one runtime, time it per batch size, print one JSON line."""
-    from benchmarks.machine import usable_cores
+    from benchmarks.machine import peak_rss_mib, usable_cores
     from benchmarks.raw_model import time_calls
 
     started = time.perf_counter()
     predictor = load_runtime(runtime, model_dir, cache, calibration)
     predictor.predict_batch(np.load(crops)[:1])
     load_s = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     data = np.load(crops)
     rows = []
     for size in BATCH_SIZES:
         batch = np.resize(data, (size, *data.shape[1:]))
         rows.append({"batch_size": size, **time_calls(predictor.predict_batch, batch, min_seconds)})
+    rss = peak_rss_mib()  # after the timing batches, as the report says
     threads = getattr(predictor, "threads", None) or usable_cores()  # TF's predictor has no attribute
     print(
         json.dumps(
