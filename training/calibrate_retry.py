@@ -33,6 +33,7 @@ then the lower floor). 32, 40 and 48 px are reported, not ruled on. The test spl
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ FLOORS = (0, 24, 32)  # smallest box side the later passes keep, px of the 640 p
 THIRD = (2.0, 3.0)  # the two-retry candidates: 2x, then 3x if 2x finds nothing
 THIRD_CONFIDENCES = (0.6, 0.5)
 DEFAULT = "2x@0.6"
+_SCENE_SHAPED = np.zeros((SCENE_SIZE[1], SCENE_SIZE[0], 3), np.uint8)  # detect() reads only its shape here
 # scikit-image's bundled photos without a face (those that need a download are skipped).
 FACE_FREE = (
     "brick", "chelsea", "cell", "checkerboard", "clock", "coffee", "coins", "colorwheel", "grass",
@@ -128,22 +130,22 @@ def _detections(detector: YuNetDetector, image: np.ndarray, first: float) -> dic
     return out
 
 
-def _found(passes: dict[float, list[Any]], plan: dict[str, Any]) -> list[Any]:
-    """What the service's detect() returns under this plan, from the recorded passes."""
-    if passes[1.0]:
-        return passes[1.0]
-    floor = plan["retry_min_share"] * max(SCENE_SIZE)
-    for scale in (plan["retry_scale"], plan["third_scale"]):
-        if not scale:
-            continue
-        kept = [
-            d
-            for d in passes[scale]
-            if (d.score or 0.0) >= plan["retry_confidence"] and min(d.width, d.height) >= floor
-        ]
-        if kept:
-            return kept
-    return []
+def _found(detector: YuNetDetector, passes: dict[float, list[Any]], plan: dict[str, Any]) -> list[Any]:
+    """What the service's detect() returns under this plan: detect() itself, replaying the
+    recorded passes, so the calibration cannot drift from the service's pass sequence and floor."""
+    replay = copy.copy(detector)  # shallow: shares the loaded network, which replay never calls
+    replay.retry_scale, replay.third_scale = plan["retry_scale"], plan["third_scale"]
+    replay.retry_min_share = plan["retry_min_share"]
+    first = min(1.0, detector.max_side / max(SCENE_SIZE))
+
+    def recorded(_image: np.ndarray, scale: float) -> list[Any]:
+        if scale == first:
+            return passes[1.0]
+        later = passes[round(scale / first, 2)]
+        return [d for d in later if (d.score or 0.0) >= plan["retry_confidence"]]
+
+    replay._pass = recorded
+    return replay.detect(_SCENE_SHAPED)
 
 
 def measure(faces: list[np.ndarray], photos: list[np.ndarray], detector: YuNetDetector) -> dict[str, Any]:
@@ -163,8 +165,8 @@ def measure(faces: list[np.ndarray], photos: list[np.ndarray], detector: YuNetDe
     for name, plan in candidates().items():
         found: dict[int, list[bool]] = {side: [] for side in sides}
         for scene, passes in scene_rows:
-            found[scene.side].append(any(map(scene.covers, _found(passes, plan))))
-        false_positive = [bool(_found(passes, plan)) for passes in photo_rows]
+            found[scene.side].append(any(map(scene.covers, _found(detector, passes, plan))))
+        false_positive = [bool(_found(detector, passes, plan)) for passes in photo_rows]
         scales = [plan["retry_scale"], plan["third_scale"]]
         results[name] = {
             **plan,

@@ -27,15 +27,11 @@ def row(
     *,
     found128: float = 0.98,
 ) -> tuple[str, dict[str, Any]]:
-    """One candidate's result as measure() writes it, its plan read from the name ("2x+3x@0.6 min32")."""
-    plan, _, floor = name.partition(" min")
-    scales, confidence = plan.split("@")
-    passes = [float(x.rstrip("x")) for x in scales.split("+")]
+    """One candidate's result as measure() writes it, its plan the calibration's own ("2x+3x@0.6 min32")."""
+    plan = candidates()[name]
+    passes = [x for x in (plan["retry_scale"], plan["third_scale"]) if x]
     return name, {
-        "retry_scale": passes[0],
-        "third_scale": passes[1] if len(passes) > 1 else 0.0,
-        "retry_confidence": float(confidence),
-        "retry_min_share": int(floor or 0) / 640,
+        **plan,
         "found": {"48": 0.5, "64": found64, "96": 0.98, "128": found128},
         "false_positives": false_positives,
         "false_positive_rate": false_positives / 100,
@@ -117,7 +113,8 @@ def test_measure_on_real_faces_and_face_free_photos() -> None:
     # Looser plans keep every face (and every false one) a stricter one finds: a lower threshold
     # at the same passes and floor, and no floor at the same passes and threshold.
     for key, plan in results.items():
-        passes, suffix = key.split("@")[0], key.partition(" min")[1] + key.partition(" min")[2]
+        head, sep, floor = key.partition(" min")
+        passes, suffix = head.split("@")[0], sep + floor
         loosest = min(r["retry_confidence"] for k, r in results.items() if k.split("@")[0] == passes)
         for looser in (f"{passes}@{loosest:g}{suffix}", f"{passes}@{plan['retry_confidence']:g}"):
             assert results[looser]["found"]["64"] >= plan["found"]["64"], (looser, key)
