@@ -396,18 +396,63 @@ def test_auto_precision_prefers_a_gated_int8_build() -> None:
     )
 
 
-@pytest.mark.parametrize(("count", "size"), [(1, 1), (3, 4), (9, 12), (17, 24), (32, 32), (100, 128)])
-def test_batches_run_at_a_few_bucketed_sizes(count: int, size: int) -> None:
-    """Padding wastes at most a third, and only a dozen shapes are ever compiled."""
-    from service.runtime.openvino_backend import bucket
+@pytest.mark.parametrize(
+    ("count", "sizes"),
+    [
+        (1, [1]),
+        (3, [2, 1]),
+        (16, [16]),
+        (17, [16, 1]),
+        (23, [16, 4, 2, 1]),
+        (31, [24, 4, 2, 1]),
+        (200, [128, 64, 8]),
+    ],
+)
+def test_a_batch_is_split_into_bucket_sizes_without_padding(count: int, sizes: list[int]) -> None:
+    """Only bucket shapes are ever run, and they add up to the batch: no padding row is computed."""
+    from service.runtime.openvino_backend import BUCKETS, split
 
-    assert bucket(count) == size and size - count <= max(1, size // 3)
+    assert split(count) == sizes
+    assert sum(sizes) == count and set(sizes) <= set(BUCKETS)
+
+
+class RecordingRequest:
+    """An infer request that records the batch shapes it runs and answers row i with i's mean pixel."""
+
+    def __init__(self, shapes: list[int]) -> None:
+        self.shapes, self.out = shapes, np.zeros((0, 7), np.float32)
+
+    def infer(self, inputs: list[np.ndarray], share_inputs: bool) -> None:
+        """Run one call: its output rows are the input rows' means."""
+        self.shapes.append(len(inputs[0]))
+        self.out = np.repeat(inputs[0].reshape(len(inputs[0]), -1).mean(axis=1, keepdims=True), 7, axis=1)
+
+    def get_output_tensor(self, index: int):
+        """The last call's output, as OpenVINO's tensor exposes it (.data)."""
+        return type("Tensor", (), {"data": self.out})()
+
+
+@pytest.mark.parametrize("count", [0, 1, 17, 23, 130])
+def test_the_predictor_runs_only_real_rows_in_order(count: int) -> None:
+    """Each call is a bucket of real rows (never padded up to one), and rows come back in input order."""
+    from service.runtime.openvino_backend import OpenVINOPredictor, split
+
+    shapes: list[int] = []
+    compiled = type("Compiled", (), {"create_infer_request": lambda self: RecordingRequest(shapes)})()
+    predictor = OpenVINOPredictor(
+        "m", "1", [str(i) for i in range(7)], {}, Path("."), "f32", 2, Path("."), compiled
+    )
+    images = np.arange(count, dtype=np.uint8)[:, None, None, None] * np.ones((1, 48, 48, 1), np.uint8)
+    out = predictor.predict_batch(images)
+    assert out.shape == (count, 7)
+    np.testing.assert_array_equal(out[:, 0], np.arange(count, dtype=np.float32))
+    assert shapes == split(count)
 
 
 def test_padding_and_slicing_leave_each_row_unchanged(
     tiny_model_dir: Path, runtime_cache: Path, parity_inputs
 ) -> None:
-    """5 rows padded to 8, 200 rows split at 128: every row equals its own single-row answer."""
+    """5 rows run as 4 + 1, 200 as 128 + 64 + 8: every row equals its own single-row answer."""
     pytest.importorskip("openvino")
     predictor = select.load_predictor(ov_settings(tiny_model_dir, runtime_cache, inference_precision="f32"))
     rows = np.concatenate([parity_inputs] * 8)[:200]
