@@ -46,14 +46,15 @@ class OpenVINOPredictor:
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """uint8 faces [N,48,48,1] -> float32 probabilities [N,K], in calls of bucket sizes adding up to N."""
+        images = np.ascontiguousarray(images, np.uint8)  # the model's input type; row slices stay contiguous
         request = self._requests.get()
         try:
             if len(images) == 1:  # the lone request: no split, no output array to fill
-                request.infer([np.ascontiguousarray(images)], share_inputs=True)
+                request.infer([images], share_inputs=True)
                 return request.get_output_tensor(0).data.copy()
             out, start = None, 0
             for size in split(len(images)):
-                request.infer([np.ascontiguousarray(images[start : start + size])], share_inputs=True)
+                request.infer([images[start : start + size]], share_inputs=True)
                 rows = request.get_output_tensor(0).data
                 if out is None:
                     out = np.empty((len(images), *rows.shape[1:]), rows.dtype)
