@@ -253,6 +253,34 @@ def test_runtime_ceiling_tensorflow_ratio_and_photo_target() -> None:
     assert photos["service_to_detector_native"] == 2.0  # 80 photos/s against the native detector's 40
 
 
+def test_each_precision_variant_is_checked_against_its_own_ceiling() -> None:
+    """service_int8 is held to the int8 ceiling, not the default's, and to the same TF and naive rows."""
+    results = _fake_results()
+    base = results["serving"]["rows"][0]
+    results["serving"]["rows"] += [
+        {**base, "config": "service_tensorflow", "images_per_s": 20.0},
+        {**base, "config": "service_int8", "images_per_s": 120.0},
+        {**base, "config": "service_int8", "workload": "b_scenes", "concurrency": 8},
+    ]
+    measured = {"rows": [], "load_s": 1.0, "peak_rss_mb": 300.0}
+    results["runtimes"] = {
+        "default": "openvino/bf16",
+        "default_ceiling_images_per_s": 100.0,
+        "runtimes": {
+            "openvino/bf16": {**measured, "ceiling_images_per_s": 100.0},
+            "openvino/int8": {**measured, "ceiling_images_per_s": 200.0},
+        },
+    }
+    derived = derive(results)
+    assert derived["targets"]["service_to_ceiling"]["value"] == 0.8  # the default: 80 of 100
+    int8 = derived["variant_targets"]["service_int8"]
+    assert int8["service_to_ceiling"] == {"value": 0.6, "goal": ">= 0.7", "met": False}  # 120 of 200
+    assert int8["service_to_tensorflow"]["value"] == 6.0 and int8["service_to_naive"]["value"] == 6.0
+    assert int8["photos_c8_p99_ms"]["met"] is True and set(derived["variant_targets"]) == {"service_int8"}
+    results["derived"] = derived
+    assert "### Targets: workload (a) at concurrency 32, `service_int8`" in render(results)
+
+
 def test_write_makes_latest_and_dated_copies(tmp_path: Path) -> None:
     """The same JSON (it loads back to the results) and Markdown under the dated and the latest name."""
     results = _fake_results()
