@@ -30,6 +30,7 @@ import numpy as np
 from benchmarks import machine
 from benchmarks.photo_accuracy import SIDES, scene_arguments, test_faces
 from benchmarks.report import save_named
+from contract import cpu
 from contract.crop import crop_face, crop_region, policy_from_metadata
 from contract.detect import Detection
 from contract.image import to_model_input
@@ -76,7 +77,7 @@ def run(model_dir: Path, data_dir: Path, faces: int, cache_dir: str = "") -> dic
 
     settings = Settings(
         model_dir=str(model_dir),
-        tf_threads=machine.usable_cores(),
+        tf_threads=cpu.usable_cores(),
         runtime_cache_dir=cache_dir,
         log_level="warning",
     )

@@ -63,7 +63,7 @@ def int8_cached(model_dir: str | Path, cache_dir: str = "") -> bool:
 def load_runtime(runtime: str, model_dir: str, cache_dir: str = "", calibration_dir: str = "") -> Predictor:
     """The predictor a worker loads for "backend/precision", through the service's own selection, but
     with every core to itself."""
-    from benchmarks.machine import usable_cores
+    from contract.cpu import usable_cores
     from service.runtime.select import load_predictor
     from service.settings import Settings
 
@@ -88,8 +88,9 @@ def child(
     runtime: str, model_dir: str, crops: Path, min_seconds: float, cache: str, calibration: str
 ) -> None:
     """Load one runtime, time it per batch size, print one JSON line."""
-    from benchmarks.machine import peak_rss_mib, usable_cores
+    from benchmarks.machine import peak_rss_mib
     from benchmarks.raw_model import time_calls
+    from contract.cpu import usable_cores
 
     started = time.perf_counter()
     predictor = load_runtime(runtime, model_dir, cache, calibration)

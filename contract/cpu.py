@@ -3,6 +3,7 @@ inference precision from it, training its bf16 policy, and every benchmark recor
 
 from __future__ import annotations
 
+import os
 import platform
 from functools import cache
 from pathlib import Path
@@ -31,6 +32,12 @@ def read_flags(path: Path = CPUINFO) -> frozenset[str]:
 def cpu_flags() -> frozenset[str]:
     """This machine's CPU flags (read once per process)."""
     return read_flags()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, e.g. a container's cpuset), at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, cores or 1)
 
 
 def native_bf16(flags: frozenset[str]) -> bool:

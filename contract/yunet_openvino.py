@@ -20,8 +20,11 @@ size = exp(d) * stride, landmarks = prior + d * stride, then greedy NMS.
 
 from __future__ import annotations
 
+import queue
 import struct
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from contract.cpu import usable_cores
 from contract.openvino_config import compile_config
 
 STRIDES = (8, 16, 32)
@@ -422,31 +426,53 @@ class OpenVINOYuNet:
     """`detect(bgr, conf)` with NativeYuNet's return values, the network running on OpenVINO.
 
     One model with a dynamic input size is compiled once (a photo service sees dozens of aspect
-    ratios). Thread-safe: the compiled model is shared, each thread gets its own infer request.
+    ratios). Thread-safe: the compiled model is shared, and a call borrows one of at most
+    `max_requests` infer requests (made as needed), waiting while all are busy. Each request keeps
+    its own buffers for the photo sizes it has seen, so one per request thread (32 in a worker)
+    left a worker 15-25 MiB larger after photo load than 2 or 4 do, at the same photos a second:
+    each call runs on one thread, so more calls at once than cores gain nothing (docs/photos.md).
     """
 
-    def __init__(self, precision: str = "f32", threads: int = 1, path: Path | None = None) -> None:
+    def __init__(
+        self, precision: str = "f32", threads: int = 1, path: Path | None = None, max_requests: int = 0
+    ) -> None:
         import openvino as ov
 
         self._compiled = ov.Core().compile_model(
             build_model(read_weights(path)), "CPU", compile_config(precision, threads)
         )
-        self._local = threading.local()
+        self.max_requests = max_requests or 2 * usable_cores()  # one running, one decoding, per core
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        self._made = 0
+        self._made_lock = threading.Lock()
         # What the plugin really runs: bf16 falls back to f32 on CPUs without native bf16.
         self.precision = self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
 
-    def _request(self) -> Any:
-        """This thread's infer request (an infer request is not shareable between threads)."""
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self._compiled.create_infer_request()
-        return request
+    @property
+    def requests_made(self) -> int:
+        """Infer requests created so far (never more than max_requests)."""
+        return self._made
+
+    @contextmanager
+    def _request(self) -> Iterator[Any]:
+        """An idle infer request, a new one while fewer than max_requests exist, else the next freed."""
+        try:
+            request = self._idle.get_nowait()
+        except queue.Empty:
+            with self._made_lock:
+                make = self._made < self.max_requests
+                self._made += make
+            request = self._compiled.create_infer_request() if make else self._idle.get()
+        try:
+            yield request
+        finally:
+            self._idle.put(request)
 
     def outputs(self, bgr: np.ndarray) -> np.ndarray:
         """The network's [anchors, 15] rows for a uint8 BGR image (padded here to a multiple of 32)."""
-        request = self._request()
-        request.infer({0: pad_image(bgr)[None]})
-        return request.get_output_tensor(0).data
+        with self._request() as request:
+            request.infer({0: pad_image(bgr)[None]})
+            return request.get_output_tensor(0).data.copy()  # the buffer is the next caller's
 
     def detect(self, bgr: np.ndarray, conf: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Faces scoring above conf (0..1): integer scores 0-100, XYWH boxes, 10 landmark values."""

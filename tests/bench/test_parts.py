@@ -410,10 +410,11 @@ def test_raw_ceiling_runtimes_use_every_core(tiny_model_dir: Path, tmp_path: Pat
     """The raw ceiling is the machine's: a runtime is timed on every core, not on the 1-of-2 cores
     share a service worker gets (which made OpenVINO's ceiling look half its size)."""
     pytest.importorskip("openvino")
-    from benchmarks import machine, runtimes
+    from benchmarks import runtimes
+    from contract import cpu
 
     predictor = runtimes.load_runtime("openvino/f32", str(tiny_model_dir), str(tmp_path))
-    assert predictor.threads == machine.usable_cores()
+    assert predictor.threads == cpu.usable_cores()
 
 
 @pytest.mark.parametrize(

@@ -100,3 +100,19 @@ def test_numpy_reference_matches_yuface(images: list[np.ndarray]) -> None:
     image = images[2]
     for a, b in zip(native.detect(image, 0.6), reference.detect(image, 0.6), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_concurrent_calls_share_a_bounded_pool_of_infer_requests(images: list[np.ndarray]) -> None:
+    """Eight threads at once make at most max_requests infer requests, and each gets its own
+    image's detections (a request's output buffer is copied before the next caller reuses it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    detector = OpenVINOYuNet("f32", max_requests=2)
+    serial = [detector.detect(image, 0.6) for image in images]
+    assert detector.requests_made == 1  # one caller at a time needs one request
+    with ThreadPoolExecutor(8) as pool:
+        parallel = list(pool.map(lambda image: detector.detect(image, 0.6), images * 4))
+    assert detector.requests_made == 2
+    for expected, got in zip(serial * 4, parallel, strict=True):
+        for a, b in zip(expected, got, strict=True):
+            np.testing.assert_array_equal(a, b)
