@@ -13,12 +13,17 @@ import tempfile
 from pathlib import Path
 
 from contract.modeldir import ModelDirError, read_metadata, resolve_version_dir
+from service.malloc import limit_arenas
 from service.settings import Settings, SettingsError
 
 try:
     _settings = Settings.from_env()
 except SettingsError as _exc:
     sys.exit(f"error: invalid configuration: {_exc}")
+
+# Two malloc arenas for the master and so for every worker it forks, instead of one per request
+# thread (service/malloc.py; MALLOC_ARENA_MAX in the environment overrides it).
+limit_arenas()
 
 bind = f"{_settings.host}:{_settings.port}"
 # gthread: a worker serves THREADS requests at once, which is what lets the batcher group
