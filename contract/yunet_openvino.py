@@ -430,7 +430,8 @@ class OpenVINOYuNet:
     `max_requests` infer requests (made as needed), waiting while all are busy. Each request keeps
     its own buffers for the photo sizes it has seen, so one per request thread (32 in a worker)
     left a worker 15-25 MiB larger after photo load than 2 or 4 do, at the same photos a second:
-    each call runs on one thread, so more calls at once than cores gain nothing (docs/photos.md).
+    each call runs on one thread, so more calls at once than cores gain nothing
+    (docs/configuration.md#process-model).
     """
 
     def __init__(
@@ -461,12 +462,22 @@ class OpenVINOYuNet:
         except queue.Empty:
             with self._made_lock:
                 make = self._made < self.max_requests
-                self._made += make
-            request = self._compiled.create_infer_request() if make else self._idle.get()
+                if make:
+                    self._made += 1
+            request = self._new_request() if make else self._idle.get()
         try:
             yield request
         finally:
             self._idle.put(request)
+
+    def _new_request(self) -> Any:
+        """A new infer request; if it cannot be made, its slot is given back so no caller waits for it."""
+        try:
+            return self._compiled.create_infer_request()
+        except BaseException:
+            with self._made_lock:
+                self._made -= 1
+            raise
 
     def outputs(self, bgr: np.ndarray) -> np.ndarray:
         """The network's [anchors, 15] rows for a uint8 BGR image (padded here to a multiple of 32)."""
