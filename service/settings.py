@@ -11,8 +11,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from contract.cpu import usable_cores
-
 DETECTORS = ("yunet", "haar")
 # What runs YuNet: contract.detect.YUNET_RUNTIMES (not imported: the master stays free of cv2).
 DETECTOR_RUNTIMES = ("auto", "native", "openvino")
@@ -118,7 +116,7 @@ class Settings:
         """TensorFlow threads per worker: the cores shared out so workers don't oversubscribe them."""
         if self.tf_threads:
             return self.tf_threads
-        cores = usable_cores()
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         return max(1, cores // self.worker_count)
 
     @property
@@ -130,7 +128,7 @@ class Settings:
 
         if expected_backend(self.inference_backend) != "openvino":
             return 1
-        cores = usable_cores()
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         # One worker per two cores, each with two model threads. On 2 cores, 1 worker x 2 threads served
         # 44% more crops and 16% more photos than 2 x 1 (docs/runtimes.md): the kernel spreads
         # connections unevenly over workers, and a worker with one model thread cannot use a
