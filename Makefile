@@ -153,7 +153,7 @@ container-test: venv ## slow, root, no Docker needed: podman builds + runs the i
 # ---- benchmarks (benchmarks/, docs/benchmarks.md); numbers are only meaningful on an idle machine ----
 BENCH_DATA ?= ../shared/datasets/fer2013
 BENCH_ARGS ?=
-.PHONY: bench bench-quick bench-photos bench-photo-gap bench-detector calibrate-crop calibrate-retry
+.PHONY: bench bench-ab bench-quick bench-photos bench-photo-gap bench-detector calibrate-crop calibrate-retry
 
 bench: venv ## serving + training benchmarks (~30 min on 2 cores), then the scene (photo accuracy) benchmark: benchmarks/results/ [BENCH_ARGS="--workers 2"]
 	$(PY) -m benchmarks.run --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(BENCH_ARGS)
@@ -170,6 +170,10 @@ bench-photo-gap: venv ## the scene faces framed four ways (service, box with rol
 DETECTOR_ARGS ?=
 bench-detector: venv ## DETECTOR_MAX_SIDE sweep: photo latency and faces found vs the detector's first-pass size: benchmarks/results/detector-sides.{json,md} [DETECTOR_ARGS="--sides 640,416"]
 	$(PY) -m benchmarks.detector_sides --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(DETECTOR_ARGS)
+
+AB_ARGS ?=
+bench-ab: venv ## A/B service configurations in alternating rounds beside a raw ceiling: AB_ARGS="--variant base= --variant x=KEY=V --ceiling openvino/bf16 --pause training.train"
+	$(PY) -m benchmarks.ab --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) $(AB_ARGS)
 
 bench-quick: venv ## the same in short windows (< 2 min), to check it runs: benchmarks/results/latest-quick.{json,md}
 	$(PY) -m benchmarks.run --quick --model-dir $(or $(MODEL_DIR),models/emotion) --data-dir $(BENCH_DATA) \

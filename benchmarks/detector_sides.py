@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import machine, photo_accuracy, server
+from benchmarks.markdown import machine_line
 from benchmarks.report import save_named
 from benchmarks.serving import loadgen
 from benchmarks.workloads import scenes, write_payloads
@@ -76,9 +77,7 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         f"# DETECTOR_MAX_SIDE sweep ({results['model_dir']})",
         "",
-        f"{m['date']}, {m['cpu_model']}, {m['cores']} cores, CPU flags "
-        f"{', '.join(m['cpu_features']['flags']) or 'none of note'}, git {m['git']}, "
-        f"load {m['load_average_at_start']}.",
+        machine_line(m),
         "",
         "## Workload (b) of `make bench`: 640x480 JPEG scenes, 1-4 faces each",
         "",

@@ -19,6 +19,15 @@ def table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def machine_line(m: dict[str, Any]) -> str:
+    """One sentence for a side benchmark's header: date, CPU, cores, its relevant flags, git, load."""
+    flags = ", ".join(m["cpu_features"]["flags"]) or "none of note"
+    return (
+        f"{m['date']}, {m['cpu_model']}, {m['cores']} cores, CPU flags {flags}, git {m['git']}, "
+        f"load {m['load_average_at_start']}."
+    )
+
+
 def _machine(results: dict[str, Any]) -> list[str]:
     """Heading, machine line and a warning when the machine was busy."""
     m = results["machine"]
