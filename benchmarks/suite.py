@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchmarks import machine
 from benchmarks.report import derive
-from benchmarks.workloads import face_crops, scenes, write_payloads
+from benchmarks.workloads import face_crops, model_inputs, scenes, write_payloads
 
 SECTIONS = ("raw", "accuracy", "stages", "serving", "training", "video")
 
@@ -97,8 +95,6 @@ def settings_block(args: argparse.Namespace, preset: Preset) -> dict[str, Any]:
 
 def run_sections(args: argparse.Namespace, preset: Preset, tmp: Path) -> dict[str, Any]:
     """Every requested section; failures land in results["errors"]."""
-    from contract import decode_image, to_model_input
-
     wanted = set(args.sections.split(","))
     errors: dict[str, str] = {}
     results: dict[str, Any] = {
@@ -119,7 +115,7 @@ def run_sections(args: argparse.Namespace, preset: Preset, tmp: Path) -> dict[st
     if "raw" in wanted:
         from benchmarks import raw_model, runtimes
 
-        crops = np.stack([to_model_input(decode_image(p.data)) for p in workloads["a_crops"]])
+        crops = model_inputs(workloads["a_crops"])
         measure(
             "raw_model", raw_model.run, args.model_dir, crops, section="raw", min_seconds=preset.raw_seconds
         )

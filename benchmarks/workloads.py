@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from contract import IMAGE_EXTENSIONS
+from contract import IMAGE_EXTENSIONS, decode_image, to_model_input
 
 SCENE_SIZE = (640, 480)  # width, height
 JPEG_QUALITY = 90
@@ -44,6 +44,11 @@ def face_crops(data_dir: str | Path, count: int, seed: int = 0) -> list[Payload]
     files = _test_files(data_dir)
     picks = np.random.default_rng(seed).choice(len(files), size=min(count, len(files)), replace=False)
     return [Payload(files[i].name, files[i].read_bytes(), 1) for i in sorted(picks)]
+
+
+def model_inputs(payloads: list[Payload]) -> np.ndarray:
+    """The payloads decoded to the model's uint8 [N,48,48,1] input (for in-process timing)."""
+    return np.stack([to_model_input(decode_image(p.data)) for p in payloads])
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:

@@ -49,14 +49,11 @@ class OpenVINOPredictor:
         images = np.ascontiguousarray(images, np.uint8)  # the model's input type; row slices stay contiguous
         request = self._requests.get()
         try:
-            if len(images) == 1:  # the lone request: no split, no output array to fill
-                request.infer([images], share_inputs=True)
-                return request.get_output_tensor(0).data.copy()
             out, start = None, 0
             for size in split(len(images)):
                 request.infer([images[start : start + size]], share_inputs=True)
                 rows = request.get_output_tensor(0).data
-                if out is None:
+                if out is None:  # shaped by the model's output, so warm-up can check it against the metadata
                     out = np.empty((len(images), *rows.shape[1:]), rows.dtype)
                 out[start : start + size] = rows
                 start += size
