@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock browser-deps redis-deps test test-slow lint format train evaluate tune ensemble precision-check choose-tta carry export predict serve docs clean
+.PHONY: help venv lock browser-deps redis-deps test test-slow lint format train evaluate tune ensemble precision-check choose-tta recall-floor carry export predict serve docs clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ precision-check: venv ## bf16 vs float32 training: the same short run twice, val
 
 choose-tta: venv ## test-time views of a checkpoint chosen on validation under a cost cap: ARGS="--checkpoint runs/x/best.keras --config f.toml --max-passes 4"
 	$(PY) -m training.choose_tta --data-dir $(DATA_DIR) $(ARGS)
+
+recall-floor: venv ## per-class log-prior biases that lift weak classes to a validation recall floor, for export: ARGS="--checkpoint runs/x/best.keras --config f.toml --tta flip --floor 0.53"
+	$(PY) -m training.recall_floor --data-dir $(DATA_DIR) $(ARGS)
 
 carry: venv ## move an unfinished run to another machine: ARGS="save --config f.toml --out models/checkpoints/x", there ARGS="restore --config f.toml --from models/checkpoints/x"
 	$(PY) -m training.carry $(ARGS)

@@ -158,6 +158,9 @@ class Metadata(Schema):
     class_names = fields.List(fields.String())
     input = fields.Dict()
     tta = fields.String(allow_none=True)
+    # Per class, the bias the signature adds to the log probabilities (training.recall_floor);
+    # absent when the model has none.
+    class_bias = fields.Dict(keys=fields.String(), values=fields.Float())
     created = fields.String(allow_none=True)
     metrics = fields.Dict(allow_none=True)
     runtime = fields.Nested(Runtime)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,9 @@ class TrainConfig:
     min_lr: float = 1e-5
     # none | flip | flip-zoom (flip x central 90% crop): averaged inside the serving signature.
     tta: str = "flip"
+    # Added to the log of the served probabilities, one value per class (empty = none): a
+    # validation-fitted lift of weak classes' recall (make recall-floor), inside the signature.
+    class_bias: tuple[float, ...] = ()
     # model.keras with Adam's state (twice the weights again) so training can continue from
     # it; --no-export-optimizer keeps a wide network's export under a size budget.
     export_optimizer: bool = True
@@ -161,6 +165,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
         elif f.name == "teachers":
             parser.add_argument(flag, default=None, help="comma list of teacher checkpoints (default: none)")
+        elif f.name == "class_bias":
+            parser.add_argument(flag, default=None, help="comma list of one bias per class (default: none)")
         elif f.name == "augment":
             parser.add_argument(
                 flag,
@@ -191,12 +197,24 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         values["teachers"] = tuple(t for t in teachers.split(",") if t)
     elif teachers is not None:
         values["teachers"] = tuple(teachers)
+    bias = values.get("class_bias")
+    if bias is not None:
+        values["class_bias"] = _floats(bias)
     config = TrainConfig(**values)
     try:
         validate(config)
     except TypeError as exc:  # e.g. epochs = "ten" in a config file
         raise ConfigError(f"a config value has the wrong type: {exc}") from exc
     return config
+
+
+def _floats(value: str | list[Any] | tuple[Any, ...]) -> tuple[float, ...]:
+    """class_bias from a comma list (command line) or a list (config file)."""
+    items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
+    try:
+        return tuple(float(v) for v in items)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"class_bias must be numbers, one per class: {value!r}") from exc
 
 
 def validate(config: TrainConfig) -> None:
@@ -225,5 +243,7 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("ema must be 0 (off) or in (0, 1)")
     if not 0.0 <= config.distill_alpha <= 1.0 or config.distill_temperature <= 0:
         raise ConfigError("distill_alpha must be in [0, 1] and distill_temperature > 0")
+    if not all(math.isfinite(b) and abs(b) <= 5.0 for b in config.class_bias):
+        raise ConfigError("class_bias values must be finite and within [-5, 5]")
     if config.step_every < 1 or not 0.0 < config.step_factor <= 1.0:
         raise ConfigError("step_every must be >= 1 and step_factor in (0, 1]")

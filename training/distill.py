@@ -86,17 +86,12 @@ def teacher_probabilities(
 ) -> np.ndarray:
     """Mean probabilities of the teachers on uint8 [N,48,48,1] faces, each through its serving
     signature with the given views (so 44x44 crop networks and 48x48 ones can teach together)."""
-    from contract import OUTPUT_NAME
-    from training.signature import serving_function
+    from training.signature import served_probabilities
 
+    faces = images.astype(np.uint8)
     total = None
     for teacher in teachers:
-        serve = serving_function(teacher, tta)
-        parts = [
-            np.asarray(serve(images[i : i + batch].astype(np.uint8))[OUTPUT_NAME])
-            for i in range(0, len(images), batch)
-        ]
-        probs = np.concatenate(parts) if parts else np.zeros((0, teacher.output_shape[-1]), np.float32)
+        probs = served_probabilities(teacher, faces, tta, batch=batch)
         total = probs if total is None else total + probs
     if total is None:
         raise ValueError("no teachers given")

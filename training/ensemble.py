@@ -23,7 +23,6 @@ from typing import Any
 import keras
 import numpy as np
 
-from contract import OUTPUT_NAME
 from training.cli import command
 from training.config import TrainConfig, add_arguments, config_from_args
 from training.data import load_arrays
@@ -31,7 +30,7 @@ from training.errors import ConfigError
 from training.keras_models import build_ensemble, load_checkpoint
 from training.publish import publish
 from training.run import load_run
-from training.signature import serving_function
+from training.signature import served_probabilities
 from training.versions import refuse_taken_version
 
 log = logging.getLogger(__name__)
@@ -39,12 +38,9 @@ log = logging.getLogger(__name__)
 
 def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, tta: str) -> float:
     """Accuracy of exactly what the serving signature computes (including its TTA)."""
-    serve = serving_function(model, tta)
-    predictions = []
-    for start in range(0, len(images), 512):
-        out = serve(images[start : start + 512])
-        predictions.append(np.asarray(out[OUTPUT_NAME]).argmax(axis=1))
-    return float((np.concatenate(predictions) == labels).mean()) if len(labels) else 0.0
+    if not len(labels):
+        return 0.0
+    return float((served_probabilities(model, images, tta).argmax(axis=1) == labels).mean())
 
 
 def validation_table(

@@ -55,6 +55,18 @@ def class_notes(meta: dict[str, Any]) -> str:
     )
 
 
+def bias_line(meta: dict[str, Any]) -> str:
+    """A sentence on the class_bias the signature applies (make recall-floor), or nothing."""
+    bias = meta.get("class_bias")
+    if not bias:
+        return ""
+    lifted = ", ".join(f"{name} {value:+.2f}" for name, value in bias.items() if value)
+    return (
+        "\nThe signature adds a bias to the log probabilities, fitted on validation so that every "
+        f"class keeps a minimum recall (`make recall-floor`): {lifted or 'none'}."
+    )
+
+
 def ensemble_section(training: dict[str, Any], tta: str | None) -> str:
     """Members of an ensemble and their validation accuracy (empty for a single network)."""
     table = training.get("ensemble")
@@ -139,7 +151,7 @@ Classifies a face image into one of {len(meta["class_names"])} emotions
 ({", ".join(meta["class_names"])}). Input: `{meta["input"]["input_name"]}`, uint8
 `[N, 48, 48, 1]` grayscale faces (0..255; normalisation is inside the model). Output:
 `{meta["output"]["name"]}`, float32 `[N, {len(meta["class_names"])}]` softmax probabilities in
-`class_names` order. Test-time augmentation inside the signature: `{meta.get("tta")}`.
+`class_names` order. Test-time augmentation inside the signature: `{meta.get("tta")}`.{bias_line(meta)}
 
 ## Data
 FER2013 (image-folder release; see `../shared/datasets/fer2013/SOURCE.md`): 28,709 train and

@@ -16,6 +16,7 @@ from contract.crop import resolve_policy
 from contract.modeldir import write_metadata
 from contract.savedmodel import load_predict_fn
 from training.config import TrainConfig
+from training.errors import ConfigError
 from training.evaluate import evaluate_photo_rows, evaluate_rows
 from training.report import save_report
 from training.run import Run
@@ -51,6 +52,10 @@ def publish(model: keras.Model, run: Run, source: dict[str, Any]) -> Path:
     config.overwrite.
     """
     config = run.config
+    if config.class_bias and len(config.class_bias) != len(run.class_names):
+        raise ConfigError(
+            f"class_bias has {len(config.class_bias)} values for {len(run.class_names)} classes"
+        )
     model = float32_copy(model, config)
     version = config.version or next_version(config.model_dir)
     version_dir = Path(config.model_dir) / str(version)
@@ -75,6 +80,7 @@ def _write_version(
         model,
         staging,
         tta=config.tta,
+        class_bias=config.class_bias,
         include_optimizer=config.export_optimizer,
         include_keras=config.export_keras,
     )
@@ -98,6 +104,7 @@ def _write_version(
         class_names=run.class_names,
         tta=config.tta,
         crop_policy=policy,
+        class_bias=config.class_bias,
         training=run.training_record(source),
         dataset=run.dataset_record(),
         metrics={k: v for k, v in metrics.items() if k not in ("model_dir", "data_dir")},

@@ -38,6 +38,7 @@ def write_model_files(
     version_dir: str | Path,
     *,
     tta: str,
+    class_bias: tuple[float, ...] = (),
     include_optimizer: bool = True,
     include_keras: bool = True,
 ) -> Path:
@@ -55,7 +56,7 @@ def write_model_files(
     # No archive.track(model): the endpoint already tracks the variables it uses, and
     # tracking the model as well stores every weight twice (double-sized SavedModel).
     archive = keras.export.ExportArchive()
-    archive.add_endpoint(SIGNATURE_NAME, serving_function(model, tta))
+    archive.add_endpoint(SIGNATURE_NAME, serving_function(model, tta, class_bias))
     archive.write_out(str(out), verbose=False)
     return out
 
@@ -68,12 +69,14 @@ def model_metadata(
     class_names: list[str],
     tta: str,
     crop_policy: CropPolicy | None,
+    class_bias: tuple[float, ...] = (),
     **records: Any,
 ) -> dict[str, Any]:
     """The metadata.json of a version: the contract the service checks, then the run's records.
 
     crop_policy (how the service turns a detector box into this model's input) is left out when
-    None, so the service uses contract.crop.LEGACY. records (training, dataset, metrics) follow
+    None, so the service uses contract.crop.LEGACY. class_bias, when set, is recorded as the
+    signature applies it (training.recall_floor). records (training, dataset, metrics) follow
     in the order given.
     """
     return {
@@ -89,6 +92,7 @@ def model_metadata(
             "meaning": "class probabilities in class_names order (softmax)",
         },
         "tta": tta,
+        **({"class_bias": dict(zip(class_names, class_bias, strict=True))} if class_bias else {}),
         "network_input": model_crop_size(model),
         **({CROP_POLICY_KEY: crop_policy.to_dict()} if crop_policy is not None else {}),
         "versions": library_versions(),

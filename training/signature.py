@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 from contract import CHANNELS, IMAGE_SIZE, INPUT_NAME, OUTPUT_NAME
@@ -49,13 +52,23 @@ def model_crop_size(model: keras.Model) -> int:
     return int(model.input_shape[1] or IMAGE_SIZE)
 
 
-def serving_function(model: keras.Model, tta: str) -> tf.types.experimental.GenericFunction:
-    """uint8 [N,48,48,1] -> {'probabilities': float32 [N,K]}, averaged over the tta views."""
+def serving_function(
+    model: keras.Model, tta: str, class_bias: Sequence[float] = ()
+) -> tf.types.experimental.GenericFunction:
+    """uint8 [N,48,48,1] -> {'probabilities': float32 [N,K]}, averaged over the tta views.
+
+    class_bias (one per class, empty = none) is added to the log of the averaged probabilities,
+    i.e. p * exp(b) renormalised: training.recall_floor fits it on validation.
+    """
     if tta not in TTA_VIEWS:
         raise ValueError(f"unknown tta {tta!r}; expected one of {sorted(TTA_VIEWS)}")
     crop_size = model_crop_size(model)
     if tta == "flip-crop5" and crop_size >= IMAGE_SIZE:
         raise ValueError("tta flip-crop5 needs a network trained on crops smaller than 48x48")
+    classes = int(model.output_shape[-1])
+    if class_bias and len(class_bias) != classes:
+        raise ValueError(f"class_bias has {len(class_bias)} values for a model of {classes} classes")
+    weights = tf.constant(np.exp(np.asarray(class_bias, np.float64)), tf.float32) if class_bias else None
 
     @tf.function(
         input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, CHANNELS], tf.uint8, name=INPUT_NAME)]
@@ -65,7 +78,23 @@ def serving_function(model: keras.Model, tta: str) -> tf.types.experimental.Gene
         # All views stacked into one model call (one pass through the graph, not one per view).
         probabilities = tf.cast(model(tf.concat(views, axis=0), training=False), tf.float32)
         # A static class count keeps the signature's output shape [None, K], not [None, None].
-        per_view = tf.reshape(probabilities, [len(views), tf.shape(image)[0], probabilities.shape[-1]])
-        return {OUTPUT_NAME: tf.reduce_mean(per_view, axis=0)}
+        per_view = tf.reshape(probabilities, [len(views), tf.shape(image)[0], classes])
+        averaged = tf.reduce_mean(per_view, axis=0)
+        if weights is not None:
+            weighted = averaged * weights
+            averaged = weighted / tf.reduce_sum(weighted, axis=1, keepdims=True)
+        return {OUTPUT_NAME: averaged}
 
     return serve
+
+
+def served_probabilities(
+    model: keras.Model, images: np.ndarray, tta: str, class_bias: Sequence[float] = (), batch: int = 512
+) -> np.ndarray:
+    """What the serving signature returns for uint8 faces [N,48,48,1], in batches: float [N,K]."""
+    serve = serving_function(model, tta, class_bias)
+    parts = [
+        np.asarray(serve(images[start : start + batch])[OUTPUT_NAME])
+        for start in range(0, len(images), batch)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, int(model.output_shape[-1])), np.float32)

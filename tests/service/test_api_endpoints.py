@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.pages import STATIC_DIR
-from service.schemas import Face, PredictResponse
+from service.schemas import Face, Metadata, PredictResponse
 from tests.synthetic import CLASSES
 
 
@@ -41,6 +41,9 @@ def test_metadata_comes_from_the_export(client, tiny_model_dir: Path, url: str) 
     assert body["tta"] == exported["tta"] and body["created"] == exported["created"]
     assert body["metrics"]["accuracy"] == exported["metrics"]["accuracy"]
     assert {"macro_f1", "per_class"} <= set(body["metrics"])
+    # A recall-floor bias is shown when the export has one (training.recall_floor), else absent.
+    assert "class_bias" not in body and "class_bias" not in exported
+    assert Metadata().dump({"class_bias": {"fear": 0.37}})["class_bias"] == {"fear": 0.37}
     # What finds the faces, after DETECTOR_RUNTIME=auto is resolved (the client fixture's settings).
     assert body["detector"]["name"] == "yunet"
     assert body["detector"]["runtime"] in {"native", "openvino/f32", "openvino/bf16"}

@@ -33,6 +33,19 @@ def tiny_config(tmp: Path, data_dir: Path, **overrides):
     return TrainConfig(**values)
 
 
+def checkpoint_cli_args(tmp: Path, data_dir: Path) -> list[str]:
+    """An untrained tiny network saved as <tmp>/c.keras, and the arguments that point a
+    checkpoint CLI (choose-tta, recall-floor) at it, the dataset and a run folder in tmp."""
+    import keras
+
+    from training.model import make_model
+
+    keras.utils.set_random_seed(0)
+    checkpoint = tmp / "c.keras"
+    make_model(tiny_config(tmp, data_dir), 7).save(checkpoint)
+    return ["--checkpoint", str(checkpoint), "--data-dir", str(data_dir), "--run-dir", str(tmp / "run")]
+
+
 def edit_metadata(version_dir: Path, **changes: object) -> None:
     """Rewrite metadata.json with some keys changed."""
     path = version_dir / "metadata.json"

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import keras
 import pytest
 
-from tests.support.models import tiny_config
+from tests.support.models import checkpoint_cli_args
 from training import choose_tta
-from training.model import make_model
 
 
 @pytest.mark.parametrize(
@@ -53,10 +51,7 @@ def test_cli_scores_on_validation_only_and_writes_the_choice(
 ) -> None:
     """Every candidate is scored on the run's validation rows (never a test file); a view set the
     network cannot run is reported as skipped; the choice is written."""
-    config = tiny_config(tmp_path, tiny_dataset)
-    keras.utils.set_random_seed(0)
-    checkpoint = tmp_path / "c.keras"
-    make_model(config, 7).save(checkpoint)
+    argv = checkpoint_cli_args(tmp_path, tiny_dataset)
     read = []
     real = choose_tta.load_arrays
 
@@ -66,14 +61,6 @@ def test_cli_scores_on_validation_only_and_writes_the_choice(
 
     monkeypatch.setattr(choose_tta, "load_arrays", spy)
     out = tmp_path / "choice.json"
-    argv = [
-        "--checkpoint",
-        str(checkpoint),
-        "--data-dir",
-        str(tiny_dataset),
-        "--run-dir",
-        str(tmp_path / "run"),
-    ]
     code = choose_tta.main([*argv, "--candidates", "none,flip,flip-crop5", "--out", str(out)])
     assert code == 0
     result = json.loads(out.read_text())

@@ -18,6 +18,7 @@ from training import (
     export,
     model_card,
     predict,
+    recall_floor,
     train,
     tune,
 )
@@ -44,6 +45,10 @@ CASES = [
     (model_card.main, [MISSING], "no SavedModel found"),
     (choose_tta.main, ["--checkpoint", f"{MISSING}.keras", "--data-dir", "{data}"], "no file"),
     (choose_tta.main, ["--checkpoint", "a.keras", "--candidates", "ten"], "unknown tta ten"),
+    (recall_floor.main, ["--checkpoint", f"{MISSING}.keras", "--data-dir", "{data}"], "no file"),
+    (recall_floor.main, ["--checkpoint", "a.keras", "--floor", "1.5"], "--floor must be in (0, 1)"),
+    (export.main, ["--checkpoint", "a.keras", "--class-bias", "0,zero"], "class_bias must be numbers"),
+    (export.main, ["--checkpoint", "a.keras", "--class-bias", "0,nan"], "must be finite"),
     (carry.main, ["save", "--run-dir", "{tmp}/run"], "save needs --out"),
     (carry.main, ["save", "--run-dir", "{tmp}/run", "--out", "{tmp}/out"], "has no backup to carry"),
     (carry.main, ["restore", "--run-dir", "{tmp}/run", "--from", MISSING], "not a folder written by"),

@@ -27,6 +27,9 @@ def test_flags_override_config_file_which_overrides_defaults(tmp_path) -> None:
     assert (config.epochs, config.width, config.augment, config.drop_blank) == (7, 24, ("flip",), False)
     assert config.batch_size == TrainConfig().batch_size
     assert parse("--augment", "none").augment == ()
+    assert parse("--class-bias", "0,0,0.19,0,0,0,0").class_bias == (0.0, 0.0, 0.19, 0.0, 0.0, 0.0, 0.0)
+    toml.write_text("class_bias = [0, 0.5]\n")
+    assert parse("--config", str(toml)).class_bias == (0.0, 0.5)
 
 
 @pytest.mark.parametrize(

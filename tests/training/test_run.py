@@ -105,7 +105,7 @@ def test_metadata_keeps_the_layout_of_the_committed_versions(tiny_model_dir: Pat
     assert list(written["training"])[:-1] == list(committed["training"])[:-1]  # the last: its source
     assert list(written["training"])[-1] == "seconds_this_session"
     # Config fields only ever join (a recipe of version 7 must still parse); these came after it.
-    added_since_7 = {"teacher_tta"}
+    added_since_7 = {"teacher_tta", "class_bias"}
     assert (
         set(written["training"]["config"]) == set(committed["training"]["config"]) - {"extra"} | added_since_7
     )

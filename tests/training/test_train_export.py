@@ -331,7 +331,7 @@ def test_model_card_numbers_come_from_the_metadata(tiny_model_dir: Path, tmp_pat
     assert f"**{meta['metrics']['accuracy']:.2%}** of {meta['metrics']['samples']}" in card
     for name, row in meta["metrics"]["per_class"].items():
         assert f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} |" in card
-    assert "RUN NOTES" in card and "## Ensemble" not in card
+    assert "RUN NOTES" in card and "## Ensemble" not in card and "recall-floor" not in card
     assert f"Epochs run: {meta['training']['epochs_run']};" in card
     notes = tmp_path / "notes.md"
     notes.write_text("from a file")
