@@ -99,7 +99,7 @@ precision-check: venv ## bf16 vs float32 training: the same short run twice, val
 choose-tta: venv ## test-time views of a checkpoint chosen on validation under a cost cap: ARGS="--checkpoint runs/x/best.keras --config f.toml --max-passes 4"
 	$(PY) -m training.choose_tta --data-dir $(DATA_DIR) $(ARGS)
 
-recall-floor: venv ## per-class log-prior biases that lift weak classes to a validation recall floor, for export: ARGS="--checkpoint runs/x/best.keras --config f.toml --tta flip --floor 0.53"
+recall-floor: venv ## per-class log-prior biases that lift weak classes to a validation recall floor, for export: ARGS="--checkpoint runs/x/best.keras --config f.toml --tta flip --floor 0.55"
 	$(PY) -m training.recall_floor --data-dir $(DATA_DIR) $(ARGS)
 
 carry: venv ## move an unfinished run to another machine: ARGS="save --config f.toml --out models/checkpoints/x", there ARGS="restore --config f.toml --from models/checkpoints/x"

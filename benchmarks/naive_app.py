@@ -33,6 +33,8 @@ def create_app(model_dir: str | None = None) -> Flask:
     metadata = read_metadata(path)
     names, tta = metadata["class_names"], metadata.get("tta", "none")
     side = int(metadata.get("network_input", 48))  # a random-crop network takes smaller views
+    # A recall-floor bias (training.recall_floor) lives in the signature, not in model.keras.
+    weights = np.exp([metadata.get("class_bias", {}).get(name, 0.0) for name in names])
     model = load_keras_model(path)
     app = Flask(__name__)
 
@@ -55,7 +57,8 @@ def create_app(model_dir: str | None = None) -> Flask:
             # The same views as the serving signature, so both apps compute the same answer.
             views = [np.asarray(v) for v in tta_views(tf.constant(inputs, tf.float32), tta, side)]
             probs = model.predict(np.concatenate(views), verbose=0)
-            probs = probs.reshape(len(views), len(inputs), -1).mean(axis=0)
+            probs = probs.reshape(len(views), len(inputs), -1).mean(axis=0) * weights
+            probs = probs / probs.sum(axis=1, keepdims=True)
             results = [
                 {
                     "box": box,

@@ -26,6 +26,7 @@ from training.data import load_arrays
 from training.ensemble import accuracy
 from training.errors import ConfigError
 from training.keras_models import load_checkpoint, members_of
+from training.publish import served_network
 from training.run import load_run
 from training.signature import model_crop_size
 
@@ -61,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"--candidates: unknown tta {', '.join(unknown)}; expected {', '.join(TTA_VIEWS)}")
     if not Path(args.checkpoint).is_file():
         raise ConfigError(f"--checkpoint: no file {args.checkpoint}")
-    run = load_run(config_from_args(args))
-    model = load_checkpoint(args.checkpoint, compile=False)
+    config = config_from_args(args)
+    run = load_run(config)
+    model = served_network(load_checkpoint(args.checkpoint, compile=False), config)
     crop, members = model_crop_size(model), max(1, len(members_of(model)))
     images, labels = load_arrays(run.val_rows, run.class_names)
     rows = []

@@ -210,8 +210,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def _floats(value: str | list[Any] | tuple[Any, ...]) -> tuple[float, ...]:
     """class_bias from a comma list (command line) or a list (config file)."""
-    items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
     try:
+        items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
         return tuple(float(v) for v in items)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"class_bias must be numbers, one per class: {value!r}") from exc

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -36,11 +37,13 @@ from training.versions import refuse_taken_version
 log = logging.getLogger(__name__)
 
 
-def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray, tta: str) -> float:
-    """Accuracy of exactly what the serving signature computes (including its TTA)."""
+def accuracy(
+    model: keras.Model, images: np.ndarray, labels: np.ndarray, tta: str, class_bias: Sequence[float] = ()
+) -> float:
+    """Accuracy of exactly what the serving signature computes (its TTA, and any class bias)."""
     if not len(labels):
         return 0.0
-    return float((served_probabilities(model, images, tta).argmax(axis=1) == labels).mean())
+    return float((served_probabilities(model, images, tta, class_bias).argmax(axis=1) == labels).mean())
 
 
 def validation_table(
@@ -55,7 +58,8 @@ def validation_table(
         raise ConfigError(f"--member: {exc}") from exc
     return ensemble, {
         "members": [{"checkpoint": p, "val_accuracy": round(s, 4)} for p, s in scores.items()],
-        "val_accuracy": round(accuracy(ensemble, images, labels, config.tta), 4),
+        # The average as published: with the recipe's class_bias, if any (the members without).
+        "val_accuracy": round(accuracy(ensemble, images, labels, config.tta, config.class_bias), 4),
         "validation_images": len(labels),
         "tta": config.tta,
     }

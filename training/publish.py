@@ -16,8 +16,8 @@ from contract.crop import resolve_policy
 from contract.modeldir import write_metadata
 from contract.savedmodel import load_predict_fn
 from training.config import TrainConfig
-from training.errors import ConfigError
 from training.evaluate import evaluate_photo_rows, evaluate_rows
+from training.keras_models import members_of
 from training.report import save_report
 from training.run import Run
 from training.savedmodel_writer import model_metadata, write_model_files
@@ -43,6 +43,13 @@ def float32_copy(model: keras.Model, config: TrainConfig) -> keras.Model:
         keras.mixed_precision.set_global_policy(policy)
 
 
+def served_network(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """The network publish() exports from a checkpoint: a single network in float32
+    (float32_copy); an ensemble as it is (its members keep the policy they were built under).
+    choose-tta and recall-floor score this, so their choices hold for the exported model."""
+    return model if members_of(model) else float32_copy(model, config)
+
+
 def publish(model: keras.Model, run: Run, source: dict[str, Any]) -> Path:
     """Export model to <model_dir>/<version>/, evaluate it on the run's test rows, store the metrics.
 
@@ -52,11 +59,7 @@ def publish(model: keras.Model, run: Run, source: dict[str, Any]) -> Path:
     config.overwrite.
     """
     config = run.config
-    if config.class_bias and len(config.class_bias) != len(run.class_names):
-        raise ConfigError(
-            f"class_bias has {len(config.class_bias)} values for {len(run.class_names)} classes"
-        )
-    model = float32_copy(model, config)
+    model = served_network(model, config)
     version = config.version or next_version(config.model_dir)
     version_dir = Path(config.model_dir) / str(version)
     with staged_version_dir(version_dir, overwrite=config.overwrite) as staging:

@@ -66,6 +66,7 @@ def serving_function(
     if tta == "flip-crop5" and crop_size >= IMAGE_SIZE:
         raise ValueError("tta flip-crop5 needs a network trained on crops smaller than 48x48")
     classes = int(model.output_shape[-1])
+    class_bias = tuple(float(b) for b in class_bias)  # a numpy array has no truth value
     if class_bias and len(class_bias) != classes:
         raise ValueError(f"class_bias has {len(class_bias)} values for a model of {classes} classes")
     weights = tf.constant(np.exp(np.asarray(class_bias, np.float64)), tf.float32) if class_bias else None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.pages import STATIC_DIR
-from service.schemas import Face, Metadata, PredictResponse
+from service.schemas import Face, PredictResponse
 from tests.synthetic import CLASSES
 
 
@@ -41,12 +41,24 @@ def test_metadata_comes_from_the_export(client, tiny_model_dir: Path, url: str) 
     assert body["tta"] == exported["tta"] and body["created"] == exported["created"]
     assert body["metrics"]["accuracy"] == exported["metrics"]["accuracy"]
     assert {"macro_f1", "per_class"} <= set(body["metrics"])
-    # A recall-floor bias is shown when the export has one (training.recall_floor), else absent.
-    assert "class_bias" not in body and "class_bias" not in exported
-    assert Metadata().dump({"class_bias": {"fear": 0.37}})["class_bias"] == {"fear": 0.37}
+    assert "class_bias" not in body and "class_bias" not in exported  # none in this export
     # What finds the faces, after DETECTOR_RUNTIME=auto is resolved (the client fixture's settings).
     assert body["detector"]["name"] == "yunet"
     assert body["detector"]["runtime"] in {"native", "openvino/f32", "openvino/bf16"}
+
+
+def test_metadata_shows_a_recall_floor_bias(tiny_model_dir: Path, tmp_path: Path, make_app) -> None:
+    """A model exported with --class-bias says so: the served probabilities are adjusted
+    (training.recall_floor), and a caller comparing them with another model should know."""
+    import shutil
+
+    from service.model import load_predictor
+    from tests.support.models import edit_metadata
+
+    copy = Path(shutil.copytree(tiny_model_dir, tmp_path / "models" / "1"))
+    edit_metadata(copy, class_bias={"fear": 0.44, "angry": 0.17})
+    app = make_app(predictor_override=load_predictor(copy.parent), model_dir=str(copy.parent))
+    assert app.test_client().get("/metadata").json["class_bias"] == {"fear": 0.44, "angry": 0.17}
 
 
 def test_metrics_count_requests_batches_and_labels(client, face_png: bytes) -> None:

@@ -33,17 +33,23 @@ def tiny_config(tmp: Path, data_dir: Path, **overrides):
     return TrainConfig(**values)
 
 
-def checkpoint_cli_args(tmp: Path, data_dir: Path) -> list[str]:
-    """An untrained tiny network saved as <tmp>/c.keras, and the arguments that point a
-    checkpoint CLI (choose-tta, recall-floor) at it, the dataset and a run folder in tmp."""
+def checkpoint_cli_args(tmp: Path, data_dir: Path, policy: str = "float32") -> list[str]:
+    """An untrained tiny network built under the dtype policy and saved as <tmp>/c.keras, and
+    the arguments that point a checkpoint CLI (choose-tta, recall-floor) at it and at its recipe
+    (<tmp>/c.json: the tiny dataset, a run folder in tmp)."""
     import keras
 
     from training.model import make_model
 
+    config = tiny_config(tmp, data_dir)
     keras.utils.set_random_seed(0)
-    checkpoint = tmp / "c.keras"
-    make_model(tiny_config(tmp, data_dir), 7).save(checkpoint)
-    return ["--checkpoint", str(checkpoint), "--data-dir", str(data_dir), "--run-dir", str(tmp / "run")]
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        make_model(config, 7).save(tmp / "c.keras")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    (tmp / "c.json").write_text(json.dumps(config.to_dict()))
+    return ["--checkpoint", str(tmp / "c.keras"), "--config", str(tmp / "c.json")]
 
 
 def edit_metadata(version_dir: Path, **changes: object) -> None:

@@ -17,7 +17,7 @@ from training.model import make_model
 
 
 def probabilities(rows: list[tuple[int, list[float]]]) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, probability rows) from (label, row) pairs."""
+    """(probability rows, labels) from (label, row) pairs."""
     return np.array([p for _, p in rows], float), np.array([y for y, _ in rows])
 
 
@@ -56,6 +56,39 @@ def test_the_lift_is_minimal_and_only_for_classes_under_the_floor(floor, bias_2,
         smaller[2] = round(bias[2] - recall_floor.STEP, 2)
         assert recall_floor.recalls(probs, labels, smaller)[2] < floor
         assert recall_floor.recalls(probs, labels, bias)[0] == 1.0  # 0.50 vs 0.40 * exp(0.12): kept
+
+
+def test_a_lift_that_pushes_another_class_under_the_floor_lifts_that_one_too() -> None:
+    """Lifting class 2 (its face A needs +0.12) takes faces C and D from class 1, leaving it at
+    1/3; class 1 then gets the smallest lift that wins C back (+0.02), which leaves A alone."""
+    probs, labels = probabilities(
+        [
+            (0, [0.8, 0.1, 0.1]),
+            (1, [0.05, 0.50, 0.45]),  # C
+            (1, [0.05, 0.49, 0.46]),  # D
+            (1, [0.1, 0.8, 0.1]),
+            (2, [0.45, 0.10, 0.40]),  # A
+            (2, [0.9, 0.05, 0.05]),
+        ]
+    )
+    bias = recall_floor.fit(probs, labels, 0.5)
+    np.testing.assert_allclose(bias, [0.0, 0.02, 0.12])
+    np.testing.assert_allclose(recall_floor.recalls(probs, labels, bias), [1.0, 2 / 3, 0.5])
+
+
+def test_lifts_that_undo_each_other_end_in_a_refusal() -> None:
+    """Class 2 needs b2 - b0 >= ln(0.45 / 0.40) = 0.118 for A; class 0 needs b2 - b0 <= 0.105
+    for C (or less for D): no bias satisfies both, and the back and forth stops."""
+    probs, labels = probabilities(
+        [
+            (2, [0.45, 0.15, 0.40]),  # A
+            (2, [0.9, 0.05, 0.05]),
+            (0, [0.50, 0.05, 0.45]),  # C
+            (0, [0.49, 0.06, 0.45]),  # D
+        ]
+    )
+    with pytest.raises(recall_floor.FloorUnreachable, match="did not settle"):
+        recall_floor.fit(probs, labels, 0.5)
 
 
 def test_a_floor_no_bias_can_reach_is_refused() -> None:
@@ -133,31 +166,31 @@ def test_export_carries_the_bias_into_the_savedmodel_and_metadata(tmp_path: Path
     assert f"(`make recall-floor`): {names[2]} +0.50, {names[5]} -0.20." in render(version_dir)
 
 
-def test_export_refuses_a_bias_of_the_wrong_length(tmp_path: Path, tiny_dataset: Path) -> None:
+def test_a_bias_of_the_wrong_length_is_refused_before_training(tmp_path: Path, tiny_dataset: Path) -> None:
+    """load_run, which train, export, ensemble and both CLIs start from, checks the count against
+    the dataset's classes: a wrong recipe fails in seconds, not at the export hours later."""
     from training.errors import ConfigError
-    from training.publish import publish
     from training.run import load_run
 
-    config = tiny_config(tmp_path, tiny_dataset, class_bias=(0.1, 0.2))
     with pytest.raises(ConfigError, match="2 values for 7 classes"):
-        publish(make_model(config, 7), load_run(config), {})
-    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+        load_run(tiny_config(tmp_path, tiny_dataset, class_bias=(0.1, 0.2)))
 
 
 def test_cli_fits_on_validation_only_and_writes_the_biases(
     tmp_path: Path, tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The fit reads the run's validation rows (never a test file), takes the served probabilities
-    of the chosen views without any bias, and writes one bias per class. The probabilities are
-    made up from the labels here (the network's arithmetic is tested above): every face right by
-    a wide margin except those of the first validation face's class, which lose to a neighbour
-    by 0.50 to 0.45."""
+    of the chosen views without any bias, of the network as the export writes it (float32, from a
+    bf16 checkpoint), and writes one bias per class. The probabilities are made up from the labels
+    here (the network's arithmetic is tested above): every face right by a wide margin except
+    those of the first validation face's class, which lose to a neighbour by 0.50 to 0.45, or
+    have no probability at all when `hopeless` is set."""
     import training.data
     import training.signature
 
-    argv = checkpoint_cli_args(tmp_path, tiny_dataset)
+    argv = checkpoint_cli_args(tmp_path, tiny_dataset, policy="mixed_bfloat16")
     read: list[str] = []
-    seen: dict[str, object] = {}
+    seen: dict[str, object] = {"hopeless": False}
     real = training.data.load_arrays
 
     def spy(rows, class_names):
@@ -168,13 +201,14 @@ def test_cli_fits_on_validation_only_and_writes_the_biases(
 
     def served(model, images, tta, class_bias=(), batch=512):
         seen["tta"], seen["bias"] = tta, class_bias
+        seen["dtypes"] = {layer.dtype_policy.compute_dtype for layer in model.layers}
         labels = seen["labels"]
         probs = np.full((len(labels), 7), 0.05 / 5)
         probs[np.arange(len(labels)), labels] = 0.95
         weak = labels == labels[0]
-        rival = (labels[0] + 1) % 7
         probs[weak] = 0.05 / 5
-        probs[weak, labels[0]], probs[weak, rival] = 0.45, 0.50
+        probs[weak, labels[0]] = 0.0 if seen["hopeless"] else 0.45
+        probs[weak, (labels[0] + 1) % 7] = 0.50
         return probs
 
     monkeypatch.setattr(training.data, "load_arrays", spy)
@@ -183,7 +217,12 @@ def test_cli_fits_on_validation_only_and_writes_the_biases(
     assert recall_floor.main([*argv, "--tta", "flip", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     weak = int(seen["labels"][0])
-    assert seen["tta"] == "flip" and not seen["bias"]
+    assert seen["tta"] == "flip" and not seen["bias"] and seen["dtypes"] == {"float32"}
     assert [i for i, b in enumerate(result["class_bias"]) if b] == [weak] and len(result["class_bias"]) == 7
     assert result["before"]["recall"][weak] == 0.0 and result["after"]["recall"][weak] == 1.0
     assert result["validation_images"] == len(read) > 0 and not [p for p in read if "/test/" in p]
+    # No bias reaches the floor: exit 1, and the record says so (rule 7 reports it).
+    seen["hopeless"] = True
+    assert recall_floor.main([*argv, "--out", str(out)]) == 1
+    result = json.loads(out.read_text())
+    assert result["class_bias"] is None and result["after"] is None and f"class {weak}" in result["error"]
