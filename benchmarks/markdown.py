@@ -143,6 +143,27 @@ def _raw(raw: dict[str, Any]) -> list[str]:
     ]
 
 
+def _references(raw: dict[str, Any], references: list[dict[str, Any]]) -> list[str]:
+    """Other models' signature ceilings on the same crops, and this model's speed-up over each."""
+    if not references:
+        return []
+    rows = [
+        [
+            f"version {ref['version']} (`{ref['model_dir']}`, tta {ref['tta']})",
+            ref["ceiling_images_per_s"],
+            ref["ceiling_batch_size"],
+            round(raw["ceiling_images_per_s"] / ref["ceiling_images_per_s"], 2),
+        ]
+        for ref in references
+    ]
+    return [
+        "Reference models, timed the same way on the same crops right after it:",
+        "",
+        *table(["model", "signature ceiling (images/s)", "at batch", "this model's speed-up"], rows),
+        "",
+    ]
+
+
 def _serving(serving: dict[str, Any], derived: dict[str, Any]) -> list[str]:
     """Per-workload load results, then the ratios and the targets."""
     s = serving["settings"]
@@ -372,7 +393,9 @@ def render(results: dict[str, Any]) -> str:
     if results.get("runtimes"):
         lines += _runtimes(results["runtimes"])
     if results.get("raw_model"):
-        lines += _raw(results["raw_model"])
+        lines += _raw(results["raw_model"]) + _references(
+            results["raw_model"], results.get("raw_references", [])
+        )
     if results.get("accuracy"):
         lines += _accuracy(results["accuracy"])
     if results.get("serving"):

@@ -6,6 +6,10 @@ Three ways of calling the same weights are timed on the same FER2013 crops:
 - `keras_predict`: `model.predict` on model.keras, as the naive baseline calls it;
 - `keras_member` (ensembles only): one pass of one member network: the cost of a single
   network, to set against the signature's members x tta passes.
+
+`reference()` times only the signature of another model on the same crops, right after, so a
+new model's speed-up over an older one (the single-network issue asks for 2x version 6's raw
+throughput) comes from one run on one machine.
 """
 
 from __future__ import annotations
@@ -81,11 +85,7 @@ def run(
 ) -> dict[str, Any]:
     """Images/s per caller and batch size, the signature's ceiling and the tta cost ratio."""
     tta = read_metadata(resolve_version_dir(model_dir)).get("tta", "none")
-    rows = []
-    for name, fn in callers(model_dir).items():
-        for size in batch_sizes:
-            batch = np.resize(crops, (size, *crops.shape[1:]))  # repeats the crops to fill the batch
-            rows.append({"caller": name, "batch_size": size, **time_calls(fn, batch, min_seconds)})
+    rows = _time_callers(callers(model_dir), crops, min_seconds, batch_sizes)
     rate = {(r["caller"], r["batch_size"]): r["images_per_s"] for r in rows}
     ceiling = max(rate["signature", b] for b in batch_sizes)
     best = max(batch_sizes, key=lambda b: rate["signature", b])
@@ -103,3 +103,40 @@ def run(
         "ceiling_batch_size": best,
         "single_pass_speedup_over_signature": tta_cost,
     }
+
+
+def reference(
+    model_dir: str | Path,
+    crops: np.ndarray,
+    *,
+    min_seconds: float,
+    batch_sizes: tuple[int, ...] = BATCH_SIZES,
+) -> dict[str, Any]:
+    """Another model's serving signature on the same crops: its images/s per batch size and ceiling."""
+    version_dir = resolve_version_dir(model_dir)
+    metadata = read_metadata(version_dir)
+    rows = _time_callers({"signature": load_predict_fn(version_dir)}, crops, min_seconds, batch_sizes)
+    best = max(rows, key=lambda r: r["images_per_s"])
+    return {
+        "model_dir": str(model_dir),
+        "version": str(metadata.get("version", version_dir.name)),
+        "tta": metadata.get("tta", "none"),
+        "rows": rows,
+        "ceiling_images_per_s": best["images_per_s"],
+        "ceiling_batch_size": best["batch_size"],
+    }
+
+
+def _time_callers(
+    fns: dict[str, Callable[[np.ndarray], Any]],
+    crops: np.ndarray,
+    min_seconds: float,
+    batch_sizes: tuple[int, ...],
+) -> list[dict[str, Any]]:
+    """One row per caller and batch size; the crops are repeated to fill each batch."""
+    rows = []
+    for name, fn in fns.items():
+        for size in batch_sizes:
+            batch = np.resize(crops, (size, *crops.shape[1:]))
+            rows.append({"caller": name, "batch_size": size, **time_calls(fn, batch, min_seconds)})
+    return rows

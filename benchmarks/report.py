@@ -74,10 +74,16 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
         config: _targets(rows, config, (measured.get(runtime) or {}).get("ceiling_images_per_s"))
         for config, runtime in _precision_configs(rows).items()
     }
+    raw_ceiling = (results.get("raw_model") or {}).get("ceiling_images_per_s")
     return {
         "ratios": ratios,
         "targets": targets,
         "variant_targets": {k: v for k, v in variants.items() if v},
+        # This model's signature ceiling over each reference's, same crops, same run.
+        "raw_speedup_over_reference": {
+            ref["version"]: _ratio(raw_ceiling, ref["ceiling_images_per_s"])
+            for ref in results.get("raw_references", [])
+        },
     }
 
 

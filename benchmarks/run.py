@@ -43,6 +43,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=ROOT / "training" / "configs" / "fer2013.toml",
         help="training config whose model and pipeline are timed",
     )
+    parser.add_argument(
+        "--reference-model-dir",
+        type=Path,
+        action="append",
+        help="another model (e.g. models/emotion/6) whose serving signature is timed on the same crops "
+        "right after this one's, for a speed-up from one run (repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--sections", default=",".join(SECTIONS), help="comma list of " + ",".join(SECTIONS))
     parser.add_argument("--workers", type=int, default=0, help="service WORKERS (0 = the service's auto)")

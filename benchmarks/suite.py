@@ -119,6 +119,14 @@ def run_sections(args: argparse.Namespace, preset: Preset, tmp: Path) -> dict[st
         measure(
             "raw_model", raw_model.run, args.model_dir, crops, section="raw", min_seconds=preset.raw_seconds
         )
+        references = [  # other models' signatures on the same crops, for a speed-up from one run
+            guarded(
+                errors, f"raw_reference_{i}", raw_model.reference, ref, crops, min_seconds=preset.raw_seconds
+            )
+            for i, ref in enumerate(getattr(args, "reference_model_dir", None) or [])
+        ]
+        if references:
+            results["raw_references"] = [r for r in references if r]
         runtime_args = {"min_seconds": preset.raw_seconds, "tmp": tmp, "calibration_dir": calibration}
         measure("runtimes", runtimes.run, args.model_dir, crops, **runtime_args)
     if "accuracy" in wanted:

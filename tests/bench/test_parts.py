@@ -344,6 +344,29 @@ def test_raw_model_times_one_member_of_an_ensemble(
     assert "keras_member" not in {r["caller"] for r in single["rows"]}
 
 
+def test_reference_models_are_timed_on_the_same_crops_and_tabled(tiny_model_dir: Path) -> None:
+    """make bench --reference-model-dir: another model's signature ceiling, and the speed-up of
+    the benchmarked model over it (the single-network issue's 2x over version 6) from one run."""
+    from benchmarks import raw_model
+
+    crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1), dtype=np.uint8)
+    ref = raw_model.reference(tiny_model_dir, crops, min_seconds=0.0, batch_sizes=(1, 4))
+    assert {r["caller"] for r in ref["rows"]} == {"signature"} and [r["batch_size"] for r in ref["rows"]] == [
+        1,
+        4,
+    ]
+    assert ref["ceiling_images_per_s"] == max(r["images_per_s"] for r in ref["rows"]) > 0
+    assert ref["version"] == "1" and ref["tta"] == "flip"
+    results = _fake_results()  # its signature ceiling: 100 images/s
+    results["raw_references"] = [{**ref, "ceiling_images_per_s": 40.0, "version": "6"}]
+    results["derived"] = derive(results)
+    assert results["derived"]["raw_speedup_over_reference"] == {"6": 2.5}
+    assert "| version 6 (`" in render(results) and "| 40.0 |" in render(results)
+    assert "| 2.5 |" in render(results)
+    del results["raw_references"]
+    assert derive(results)["raw_speedup_over_reference"] == {}
+
+
 def test_scene_score_counts_a_missed_face_as_wrong_per_size(tmp_path: Path, monkeypatch) -> None:
     """photo_accuracy.score: per face size, found rate, accuracy (no face = wrong) and the ratio to
     the same faces' crop accuracy; detector_sides renders those rows."""

@@ -43,6 +43,8 @@ def test_quick_suite_runs_end_to_end(
         "--quick",
         "--model-dir",
         str(tiny_model_dir),
+        "--reference-model-dir",  # itself: the speed-up path runs end to end
+        str(tiny_model_dir),
         "--data-dir",
         str(tiny_dataset),
         "--config",
@@ -71,6 +73,8 @@ def test_quick_suite_runs_end_to_end(
     assert results["errors"] == {}
     assert {"cpu_model", "cores", "date", "versions"} <= set(results["machine"])
     assert results["raw_model"]["ceiling_images_per_s"] > 0
+    assert results["raw_references"][0]["ceiling_images_per_s"] > 0
+    assert set(results["derived"]["raw_speedup_over_reference"]) == {"1"}
     runtimes = results["runtimes"]["runtimes"]
     assert set(runtimes) == {
         "tensorflow/f32",
