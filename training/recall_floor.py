@@ -5,13 +5,12 @@ python -m training.recall_floor --checkpoint runs/x/best.keras --data-dir DIR --
 
 A network trained on FER2013 predicts fear too rarely (recall 0.42-0.50 on test across the
 committed versions, 0.47 for the default), and a model may have to keep every class's recall
-above a floor. The
-served probabilities p become p * exp(b) / sum(p * exp(b)), i.e. a bias b added to the log
-probabilities, inside the serving signature (config `class_bias`, training.signature), so the
-service, `make evaluate`, TF Serving and every runtime (all of which run the signature) see the
-same adjusted model; a version reloaded from its model.keras (as a teacher or an ensemble
-member) is the network without it. The fit scores the network as publish() exports it
-(float32, training.publish.served_network).
+above a floor. The served probabilities p become p * exp(b) / sum(p * exp(b)), i.e. a bias b
+added to the log probabilities, inside the serving signature (config `class_bias`,
+training.signature), so the service, `make evaluate`, TF Serving and every runtime (all of which
+run the signature) see the same adjusted model; a version reloaded from its model.keras (as a
+teacher or an ensemble member) is the network without it. The fit scores the network as
+publish() exports it (float32, training.publish.served_network).
 
 The fit changes as little as it can: while some class's validation recall is under the floor,
 the lowest such class gets the smallest bias (in steps of 0.01) that lifts it to the floor,
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "checkpoint": str(args.checkpoint),
         "tta": config.tta,
-        "passes_per_face": TTA_VIEWS[config.tta],
+        "views": TTA_VIEWS[config.tta],
         "validation_images": len(labels),
         "class_names": run.class_names,
         **record(probabilities, labels, args.floor),
