@@ -12,6 +12,7 @@ import keras
 import pandas as pd
 
 from training.config import TrainConfig
+from training.epoch_clock import EPOCH_TIMES_FILE, EpochClock
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def prepare_run_dir(run_dir: str | Path) -> bool:
     resuming = backup.is_dir() and any(not p.name.startswith("partial") for p in backup.iterdir())
     run.mkdir(parents=True, exist_ok=True)
     if not resuming:
-        for name in (HISTORY_FILE, BEST_FILE):
+        for name in (HISTORY_FILE, BEST_FILE, EPOCH_TIMES_FILE):
             (run / name).unlink(missing_ok=True)
     return resuming
 
@@ -118,6 +119,7 @@ def make_callbacks(config: TrainConfig, history: pd.DataFrame) -> list[keras.cal
     ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema > 0 else []
     callbacks: list[keras.callbacks.Callback] = [
         *ema,
+        EpochClock(run),
         keras.callbacks.CSVLogger(str(run / HISTORY_FILE), append=True),
         keras.callbacks.ModelCheckpoint(
             str(run / BEST_FILE),

@@ -8,7 +8,8 @@ and the weight average: three copies of the network, 60 MB for 5 M parameters) a
 the machine that trained it. `save` keeps what continuing needs, without optimizer state:
 `latest.keras` (the weights the backup held after its last epoch: the averaged ones when
 ema > 0, since that is what SwapEMAWeights leaves in the model at an epoch's end), `best.keras`
-(the best validation epoch so far), `history.csv`, `state.json` (the next epoch, the
+(the best validation epoch so far), `history.csv`, `epoch_times.csv` (training.epoch_clock),
+`state.json` (the next epoch, the
 optimizer's step count) and a distillation run's cached teacher targets. `restore` rebuilds
 the run folder from it on a new machine, so that the usual `make train ARGS="--config f.toml"`
 resumes at the same epoch, on the same learning-rate schedule, history and best-so-far, as
@@ -34,6 +35,7 @@ from training import callbacks as cb
 from training import distill  # noqa: F401  (registers DistillationLoss for compiled checkpoints)
 from training.cli import command
 from training.config import TrainConfig, add_arguments, config_from_args
+from training.epoch_clock import EPOCH_TIMES_FILE, read_epoch_times
 from training.errors import ConfigError, ModelDirError
 from training.keras_models import load_checkpoint
 from training.model import compile_model, make_model
@@ -94,6 +96,8 @@ def save(config: TrainConfig, out: Path) -> dict[str, Any]:
     _weights_only(model, staging / LATEST)
     _weights_only(best, staging / cb.BEST_FILE)
     history.to_csv(staging / cb.HISTORY_FILE, index=False)
+    times = read_epoch_times(run_dir)
+    times[times.epoch < epoch].to_csv(staging / EPOCH_TIMES_FILE, index=False)
     for targets in run_dir.glob(TEACHER_TARGETS):  # small, and minutes of teacher passes to redo
         shutil.copy2(targets, staging / targets.name)
     best_row = history.loc[history.val_accuracy.idxmax()] if len(history) else None
@@ -107,7 +111,7 @@ def save(config: TrainConfig, out: Path) -> dict[str, Any]:
     }
     (staging / STATE).write_text(json.dumps(state, indent=2) + "\n")
     if out.is_dir():  # files of our own (e.g. a README) stay
-        ours = {LATEST, cb.BEST_FILE, cb.HISTORY_FILE, STATE}
+        ours = {LATEST, cb.BEST_FILE, cb.HISTORY_FILE, EPOCH_TIMES_FILE, STATE}
         for extra in out.iterdir():
             if extra.name not in ours and not extra.match(TEACHER_TARGETS):
                 shutil.move(str(extra), staging / extra.name)
@@ -156,6 +160,8 @@ def restore(config: TrainConfig, source: Path) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source / cb.BEST_FILE, run_dir / cb.BEST_FILE)
     shutil.copy2(source / cb.HISTORY_FILE, run_dir / cb.HISTORY_FILE)
+    if (source / EPOCH_TIMES_FILE).is_file():  # carries saved before 2026-12-06 have none
+        shutil.copy2(source / EPOCH_TIMES_FILE, run_dir / EPOCH_TIMES_FILE)
     for targets in source.glob(TEACHER_TARGETS):
         shutil.copy2(targets, run_dir / targets.name)
     backup._save_model()  # last: a run folder with a backup is one that resumes

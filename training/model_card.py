@@ -96,9 +96,24 @@ def training_section(training: dict[str, Any], flags: str) -> str:
             "own command, config and training history in its own folder's `metadata.json`; this\n"
             "version only averages them."
         )
+    compute = compute_line(training.get("compute_time"))
     return (
         f"Full config in `metadata.json`; key flags:\n`{flags}`. Epochs run: {training.get('epochs_run')}; "
-        f"best validation accuracy\n{training.get('best_val_accuracy')}."
+        f"best validation accuracy\n{training.get('best_val_accuracy')}.{compute}"
+    )
+
+
+def compute_line(compute: dict[str, Any] | None) -> str:
+    """What the timed epochs cost, per machine (training.epoch_clock), or nothing if none were timed."""
+    if not compute or not compute.get("epochs_timed"):
+        return ""
+    machines = "; ".join(
+        f"{name}: {m['epochs']} epochs, {m['wall_hours']} h ({m['median_wall_s_per_epoch']} s an epoch)"
+        for name, m in compute["machines"].items()
+    )
+    return (
+        f"\nTraining time over {compute['epochs_timed']} timed epochs of {compute['epochs_run']}: "
+        f"{compute['wall_hours']} h wall, {compute['cpu_hours']} CPU-hours ({machines})."
     )
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from training.callbacks import read_history
 from training.config import TrainConfig
 from training.data import class_weights, split_train_val
+from training.epoch_clock import read_epoch_times, time_summary
 from training.errors import ConfigError
 from training.manifest import build_manifest, class_names, fingerprint, usable
 from training.report import dataset_report
@@ -56,6 +57,8 @@ class Run:
             "class_weights": self.class_weights,
             "epochs_run": len(history),
             "best_val_accuracy": round(float(history.val_accuracy.max()), 4) if len(history) else None,
+            # Every session's epochs, on whichever machine ran them (training.epoch_clock).
+            "compute_time": time_summary(read_epoch_times(self.config.run_dir), len(history)),
             **source,
         }
 

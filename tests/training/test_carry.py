@@ -14,6 +14,7 @@ import pytest
 from tests.support.models import interrupt_at, tiny_config
 from training import callbacks as cb
 from training import carry
+from training.epoch_clock import read_epoch_times
 from training.errors import ModelDirError
 
 
@@ -45,6 +46,7 @@ def test_a_saved_run_resumes_elsewhere_at_its_epoch(
         "latest.keras",
         "best.keras",
         "history.csv",
+        "epoch_times.csv",
         "state.json",
         "README.md",
         targets.name,
@@ -71,8 +73,12 @@ def test_a_saved_run_resumes_elsewhere_at_its_epoch(
 
     monkeypatch.setattr(distill, "load_teacher", refuse)
     monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Record()])
-    train(moved)
+    version_dir = train(moved)
     assert sorted(seen) == [1, 2]  # resumed at the carried epoch, not from 0
+    # The first machine's epoch and the second's: the training record sums every session.
+    assert list(read_epoch_times(moved.run_dir).epoch) == [0, 1, 2]
+    compute = json.loads((version_dir / "metadata.json").read_text())["training"]["compute_time"]
+    assert compute["epochs_timed"] == compute["epochs_run"] == 3 and compute["wall_hours"] >= 0
     for got, want in zip(seen[1], kernels(latest), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6)
     assert list(cb.read_history(moved.run_dir).epoch) == [0, 1, 2]
