@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from contract.cpu import usable_cores
+from contract.cpu import cpu_model, usable_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,17 +18,6 @@ def display_path(path: str | Path) -> str:
     """A path relative to the repository when it is inside it (results stay machine-independent)."""
     resolved = Path(path).resolve()
     return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo (the platform string elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def peak_rss_mib() -> float:

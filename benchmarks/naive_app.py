@@ -27,6 +27,7 @@ def create_app(model_dir: str | None = None) -> Flask:
     import yuface
 
     from training.keras_models import load_keras_model
+    from training.recall_floor import adjust
     from training.signature import tta_views
 
     path = resolve_version_dir(model_dir or os.environ.get("MODEL_DIR", "models/emotion"))
@@ -34,7 +35,7 @@ def create_app(model_dir: str | None = None) -> Flask:
     names, tta = metadata["class_names"], metadata.get("tta", "none")
     side = int(metadata.get("network_input", 48))  # a random-crop network takes smaller views
     # A recall-floor bias (training.recall_floor) lives in the signature, not in model.keras.
-    weights = np.exp([metadata.get("class_bias", {}).get(name, 0.0) for name in names])
+    bias = [metadata.get("class_bias", {}).get(name, 0.0) for name in names]
     model = load_keras_model(path)
     app = Flask(__name__)
 
@@ -57,8 +58,7 @@ def create_app(model_dir: str | None = None) -> Flask:
             # The same views as the serving signature, so both apps compute the same answer.
             views = [np.asarray(v) for v in tta_views(tf.constant(inputs, tf.float32), tta, side)]
             probs = model.predict(np.concatenate(views), verbose=0)
-            probs = probs.reshape(len(views), len(inputs), -1).mean(axis=0) * weights
-            probs = probs / probs.sum(axis=1, keepdims=True)
+            probs = adjust(probs.reshape(len(views), len(inputs), -1).mean(axis=0), bias)
             results = [
                 {
                     "box": box,

@@ -26,18 +26,19 @@ class EpochClock(keras.callbacks.Callback):
     """Appends epoch, wall seconds, process CPU seconds, CPU model and cores after every epoch."""
 
     def __init__(self, run_dir: str | Path) -> None:
+        from contract.cpu import cpu_model, usable_cores
+
         super().__init__()
         self.path = Path(run_dir) / EPOCH_TIMES_FILE
+        self._machine = [cpu_model(), usable_cores()]  # fixed for the process: read once, not per epoch
         self._started = (0.0, 0.0)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._started = (time.perf_counter(), time.process_time())
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        from contract.cpu import cpu_model, usable_cores
-
         wall, cpu = time.perf_counter() - self._started[0], time.process_time() - self._started[1]
-        row = [epoch, round(wall, 1), round(cpu, 1), cpu_model(), usable_cores()]
+        row = [epoch, round(wall, 1), round(cpu, 1), *self._machine]
         row.append(datetime.now(UTC).isoformat(timespec="seconds"))
         new = not self.path.is_file()
         with self.path.open("a", newline="") as handle:

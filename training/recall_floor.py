@@ -52,12 +52,20 @@ def adjust(probabilities: np.ndarray, bias: np.ndarray | list[float] | tuple[flo
     return weighted / weighted.sum(axis=1, keepdims=True)
 
 
+def predicted(probabilities: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The class each row is served as under the bias: argmax(log p + bias)."""
+    return np.argmax(np.log(np.maximum(probabilities, 1e-12)) + bias, axis=1)
+
+
 def recalls(probabilities: np.ndarray, labels: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Per-class recall of argmax(log p + bias); a class without examples counts as 1."""
-    predicted = np.argmax(np.log(np.maximum(probabilities, 1e-12)) + bias, axis=1)
-    classes = probabilities.shape[1]
+    """Per-class recall under the bias; a class without examples counts as 1."""
+    return _recalls(predicted(probabilities, bias), labels, probabilities.shape[1])
+
+
+def _recalls(served: np.ndarray, labels: np.ndarray, classes: int) -> np.ndarray:
+    """Per-class recall of given predictions; a class without examples counts as 1."""
     return np.array(
-        [(predicted[labels == k] == k).mean() if (labels == k).any() else 1.0 for k in range(classes)]
+        [(served[labels == k] == k).mean() if (labels == k).any() else 1.0 for k in range(classes)]
     )
 
 
@@ -84,10 +92,10 @@ def fit(probabilities: np.ndarray, labels: np.ndarray, floor: float) -> np.ndarr
 
 def summary(probabilities: np.ndarray, labels: np.ndarray, bias: np.ndarray) -> dict[str, Any]:
     """Accuracy and per-class recall under a bias, rounded for the JSON record."""
-    predicted = np.argmax(np.log(np.maximum(probabilities, 1e-12)) + bias, axis=1)
+    served = predicted(probabilities, bias)
     return {
-        "accuracy": round(float((predicted == labels).mean()), 4),
-        "recall": [round(float(r), 4) for r in recalls(probabilities, labels, bias)],
+        "accuracy": round(float((served == labels).mean()), 4),
+        "recall": [round(float(r), 4) for r in _recalls(served, labels, probabilities.shape[1])],
     }
 
 

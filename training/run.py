@@ -76,9 +76,9 @@ def load_run(config: TrainConfig) -> Run:
     """Scan config.data_dir once (detect and crop its faces for a --detect run, cached in the run
     folder), report it, split it, weigh its classes and read the run's history."""
     manifest = build_manifest(config.data_dir)
-    if config.class_bias and len(config.class_bias) != len(class_names(manifest)):
+    count = len(class_names(manifest))
+    if config.class_bias and len(config.class_bias) != count:
         # Checked here, before hours of training, not when the export finally needs it.
-        count = len(class_names(manifest))
         raise ConfigError(f"class_bias has {len(config.class_bias)} values for {count} classes")
     photos, photo_report = None, None
     if config.detect:  # uncropped photos: train on the faces the service would crop
