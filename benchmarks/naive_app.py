@@ -28,12 +28,11 @@ def create_app(model_dir: str | None = None) -> Flask:
 
     from training.keras_models import load_keras_model
     from training.recall_floor import adjust
-    from training.signature import tta_views
+    from training.signature import tta_views, view_groups
 
     path = resolve_version_dir(model_dir or os.environ.get("MODEL_DIR", "models/emotion"))
     metadata = read_metadata(path)
     names, tta = metadata["class_names"], metadata.get("tta", "none")
-    side = int(metadata.get("network_input", 48))  # a random-crop network takes smaller views
     # A recall-floor bias (training.recall_floor) lives in the signature, not in model.keras.
     bias = [metadata.get("class_bias", {}).get(name, 0.0) for name in names]
     model = load_keras_model(path)
@@ -55,10 +54,15 @@ def create_app(model_dir: str | None = None) -> Flask:
         boxes, inputs = faces(decode_image(request.files["image"].read()))
         results = []
         if len(inputs):
-            # The same views as the serving signature, so both apps compute the same answer.
-            views = [np.asarray(v) for v in tta_views(tf.constant(inputs, tf.float32), tta, side)]
-            probs = model.predict(np.concatenate(views), verbose=0)
-            probs = adjust(probs.reshape(len(views), len(inputs), -1).mean(axis=0), bias)
+            # The same views as the serving signature (a mixed ensemble's members each at their
+            # own crop size), so both apps compute the same answer.
+            x = tf.constant(inputs, tf.float32)
+            per_group = []
+            for network, side in view_groups(model):
+                views = [np.asarray(v) for v in tta_views(x, tta, side)]
+                probs = network.predict(np.concatenate(views), verbose=0)
+                per_group.append(probs.reshape(len(views), len(inputs), -1).mean(axis=0))
+            probs = adjust(np.mean(per_group, axis=0), bias)
             results = [
                 {
                     "box": box,

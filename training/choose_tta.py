@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,16 @@ from training.config import TTA_VIEWS, add_arguments, config_from_args
 from training.data import load_arrays
 from training.ensemble import accuracy
 from training.errors import ConfigError
-from training.keras_models import load_checkpoint, members_of
+from training.keras_models import load_checkpoint
 from training.publish import served_network
 from training.run import load_run
-from training.signature import model_crop_size
+from training.signature import model_crop_size, networks
 
 
-def passes(tta: str, crop_size: int, members: int = 1) -> float:
-    """Forward passes of a 48x48-input network one face costs: views x (crop/48)^2 x members."""
-    return round(TTA_VIEWS[tta] * (crop_size / IMAGE_SIZE) ** 2 * members, 2)
+def passes(tta: str, crop_sizes: Sequence[int]) -> float:
+    """Forward passes of a 48x48-input network one face costs: views x sum of (crop/48)^2 over
+    the networks averaged (one for a single network, one per member of an ensemble)."""
+    return round(TTA_VIEWS[tta] * sum((crop / IMAGE_SIZE) ** 2 for crop in crop_sizes), 2)
 
 
 def choose(rows: list[dict[str, Any]], max_passes: float, images: int) -> dict[str, Any] | None:
@@ -65,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(args)
     run = load_run(config)
     model = served_network(load_checkpoint(args.checkpoint, compile=False), config)
-    crop, members = model_crop_size(model), max(1, len(members_of(model)))
+    crops = [model_crop_size(network) for network in networks(model)]
     images, labels = load_arrays(run.val_rows, run.class_names)
     rows = []
     for tta in candidates:
-        row: dict[str, Any] = {"tta": tta, "passes": passes(tta, crop, members)}
+        row: dict[str, Any] = {"tta": tta, "passes": passes(tta, crops)}
         try:
             row["val_accuracy"] = round(accuracy(model, images, labels, tta), 4)
         except ValueError as exc:  # e.g. flip-crop5 on a network that takes the whole 48x48 face
@@ -81,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "checkpoint": str(args.checkpoint),
         "validation_images": len(labels),
-        "crop_size": crop,
-        "members": members,
+        "crop_sizes": crops,  # the face side each averaged network takes (one per member)
+        "members": len(crops),
         "max_passes": args.max_passes,
         "rows": rows,
         "chosen": chosen["tta"] if chosen else None,

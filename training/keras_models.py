@@ -14,7 +14,11 @@ ENSEMBLE_NAME = "emotion_ensemble"
 
 
 def build_ensemble(members: list[keras.Model]) -> keras.Model:
-    """One model whose output is the mean of the members' softmax outputs."""
+    """One model on 48x48 faces whose output is the mean of the members' softmax outputs.
+
+    A member trained on random crops sees the central crop of its size (its one-view input);
+    the serving signature (training.signature) gives each member its own views instead.
+    """
     if len(members) < 2:
         raise ValueError("an ensemble needs at least two members")
     widths = {int(m.output_shape[-1]) for m in members}
@@ -25,7 +29,20 @@ def build_ensemble(members: list[keras.Model]) -> keras.Model:
         member.name = f"member_{i}"
         member.trainable = False
     inputs = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, CHANNELS), name="image")
-    outputs = keras.layers.Average(name="probabilities")([m(inputs, training=False) for m in members])
+    branches = []
+    for member in members:
+        side = int(member.input_shape[1] or IMAGE_SIZE)
+        if side > IMAGE_SIZE:
+            raise ValueError(
+                f"{member.name} takes {side}x{side} faces, larger than the {IMAGE_SIZE}x{IMAGE_SIZE} input"
+            )
+        x = (
+            inputs
+            if side == IMAGE_SIZE
+            else keras.layers.CenterCrop(side, side, name=f"{member.name}_centre")(inputs)
+        )
+        branches.append(member(x, training=False))
+    outputs = keras.layers.Average(name="probabilities")(branches)
     return keras.Model(inputs, outputs, name=ENSEMBLE_NAME)
 
 

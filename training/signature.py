@@ -52,6 +52,41 @@ def model_crop_size(model: keras.Model) -> int:
     return int(model.input_shape[1] or IMAGE_SIZE)
 
 
+def networks(model: keras.Model) -> list[keras.Model]:
+    """The networks a model averages: an ensemble's members, or the model itself."""
+    from training.keras_models import members_of  # keras_models -> savedmodel_writer -> here
+
+    return members_of(model) or [model]
+
+
+def view_groups(model: keras.Model) -> list[tuple[keras.Model, int]]:
+    """What to call on which views: [(callable model, face side of its views)].
+
+    A single network, or an ensemble whose members all take the model's own input side, is
+    called whole (one call for all views). An ensemble of networks trained on random crops
+    (training.keras_models.build_ensemble gives each a central crop of the 48x48 input) is
+    split into its members, each given the views of its own crop size, so the average is
+    exactly the mean of what each member's own signature would serve.
+    """
+    members = networks(model)
+    if {model_crop_size(network) for network in members} == {model_crop_size(model)}:
+        return [(model, model_crop_size(model))]
+    return [(network, model_crop_size(network)) for network in members]
+
+
+def averaged_views(model: keras.Model, x: tf.Tensor, tta: str, classes: int) -> tf.Tensor:
+    """float [N,48,48,1] -> float32 [N,K]: the mean over view groups of each one's mean over its views."""
+    per_group = []
+    for network, side in view_groups(model):
+        views = tta_views(x, tta, side)
+        # All views stacked into one call (one pass through the graph, not one per view).
+        probabilities = tf.cast(network(tf.concat(views, axis=0), training=False), tf.float32)
+        # A static class count keeps the signature's output shape [None, K], not [None, None].
+        per_view = tf.reshape(probabilities, [len(views), tf.shape(x)[0], classes])
+        per_group.append(tf.reduce_mean(per_view, axis=0))
+    return per_group[0] if len(per_group) == 1 else tf.add_n(per_group) / len(per_group)
+
+
 def serving_function(
     model: keras.Model, tta: str, class_bias: Sequence[float] = ()
 ) -> tf.types.experimental.GenericFunction:
@@ -62,9 +97,8 @@ def serving_function(
     """
     if tta not in TTA_VIEWS:
         raise ValueError(f"unknown tta {tta!r}; expected one of {sorted(TTA_VIEWS)}")
-    crop_size = model_crop_size(model)
-    if tta == "flip-crop5" and crop_size >= IMAGE_SIZE:
-        raise ValueError("tta flip-crop5 needs a network trained on crops smaller than 48x48")
+    if tta == "flip-crop5" and any(side >= IMAGE_SIZE for _, side in view_groups(model)):
+        raise ValueError("tta flip-crop5 needs networks trained on crops smaller than 48x48")
     classes = int(model.output_shape[-1])
     class_bias = tuple(float(b) for b in class_bias)  # a numpy array has no truth value
     if class_bias and len(class_bias) != classes:
@@ -75,12 +109,7 @@ def serving_function(
         input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, CHANNELS], tf.uint8, name=INPUT_NAME)]
     )
     def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
-        views = tta_views(tf.cast(image, tf.float32), tta, crop_size)
-        # All views stacked into one model call (one pass through the graph, not one per view).
-        probabilities = tf.cast(model(tf.concat(views, axis=0), training=False), tf.float32)
-        # A static class count keeps the signature's output shape [None, K], not [None, None].
-        per_view = tf.reshape(probabilities, [len(views), tf.shape(image)[0], classes])
-        averaged = tf.reduce_mean(per_view, axis=0)
+        averaged = averaged_views(model, tf.cast(image, tf.float32), tta, classes)
         if weights is not None:
             weighted = averaged * weights
             averaged = weighted / tf.reduce_sum(weighted, axis=1, keepdims=True)

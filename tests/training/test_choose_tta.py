@@ -12,18 +12,19 @@ from training import choose_tta
 
 
 @pytest.mark.parametrize(
-    ("tta", "crop", "members", "expected"),
+    ("tta", "crops", "expected"),
     [
-        ("flip", 44, 1, 1.68),  # the single-network run's candidates (fer2013-single-rule.md)
-        ("flip-zoom", 44, 1, 3.36),
-        ("flip-crop5", 44, 1, 8.4),
-        ("flip-zoom", 48, 2, 8.0),  # version 7: two networks x 4 views
-        ("none", 48, 1, 1.0),
+        ("flip", [44], 1.68),  # the single-network run's candidates (fer2013-single-rule.md)
+        ("flip-zoom", [44], 3.36),
+        ("flip-crop5", [44], 8.4),
+        ("flip-zoom", [48, 48], 8.0),  # version 7: two networks x 4 views
+        ("none", [48], 1.0),
+        ("flip-zoom", [44, 48], 7.36),  # a mixed ensemble: each member at its own crop size
     ],
 )
-def test_cost_in_48x48_passes(tta: str, crop: int, members: int, expected: float) -> None:
-    """views x (crop / 48)^2 x members."""
-    assert choose_tta.passes(tta, crop, members) == expected
+def test_cost_in_48x48_passes(tta: str, crops: list[int], expected: float) -> None:
+    """views x the sum of (crop / 48)^2 over the networks."""
+    assert choose_tta.passes(tta, crops) == expected
 
 
 @pytest.mark.parametrize(

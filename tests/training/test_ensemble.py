@@ -16,16 +16,29 @@ from training.errors import ModelDirError
 from training.keras_models import build_ensemble, load_keras_model, members_of
 from training.model import make_model
 from training.model_card import render
+from training.signature import served_probabilities
 
 
-def _members(tmp_path: Path, tiny_dataset: Path, n: int = 2, classes: int = 7) -> list[keras.Model]:
-    config = tiny_config(tmp_path, tiny_dataset)
-    # Different seeds -> different random weights, so averaging is observable.
+def _members(
+    tmp_path: Path, tiny_dataset: Path, n: int = 2, classes: int = 7, crops: tuple[int, ...] = ()
+) -> list[keras.Model]:
+    """n tiny networks; crops gives each one's input side (48, or a random-crop size)."""
     models = []
-    for seed in range(n):
+    for seed, crop in enumerate(crops or (48,) * n):
+        # Different seeds -> different random weights, so averaging is observable.
         keras.utils.set_random_seed(seed)
-        models.append(make_model(config, classes))
+        models.append(make_model(tiny_config(tmp_path, tiny_dataset, crop_size=crop), classes))
     return models
+
+
+def _centre(x: np.ndarray, side: int) -> np.ndarray:
+    """The central side x side window of [N,48,48,1] faces."""
+    top = (48 - side) // 2
+    return x[:, top : top + side, top : top + side, :]
+
+
+# Member input sides of ensembles that mix (or only hold) networks trained on random crops.
+CROP_SETS = [(48, 44), (44, 44), (44, 40, 48)]
 
 
 @pytest.fixture
@@ -120,6 +133,62 @@ def test_cli_publishes_an_ensemble_that_serves_the_mean(tmp_path, tiny_dataset, 
     x = faces.astype("float32")
     expected = np.mean([(np.asarray(m(x)) + np.asarray(m(x[:, :, ::-1, :]))) / 2 for m in members], axis=0)
     np.testing.assert_allclose(load_predict_fn(version_dir)(faces), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("crops", CROP_SETS)
+def test_keras_output_is_the_mean_of_each_members_central_view(tmp_path, tiny_dataset, faces, crops) -> None:
+    """The Keras model takes 48x48 faces and gives each member the central crop of its size."""
+    members = _members(tmp_path, tiny_dataset, crops=crops)
+    x = faces.astype("float32")
+    expected = np.mean(
+        [np.asarray(m(_centre(x, c), training=False)) for m, c in zip(members, crops, strict=True)], axis=0
+    )
+    ensemble = build_ensemble(members)
+    assert ensemble.input_shape[1:] == (48, 48, 1)
+    np.testing.assert_allclose(np.asarray(ensemble(x)), expected, rtol=1e-5, atol=1e-6)
+    ensemble.save(tmp_path / "e.keras")
+    loaded = keras.models.load_model(tmp_path / "e.keras")
+    np.testing.assert_allclose(np.asarray(loaded(x)), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("tta", ["none", "flip", "flip-zoom"])
+@pytest.mark.parametrize("crops", CROP_SETS)
+def test_signature_gives_each_member_its_own_views(tmp_path, tiny_dataset, faces, crops, tta) -> None:
+    """An ensemble serves exactly the mean of what each member's own signature serves."""
+    members = _members(tmp_path, tiny_dataset, crops=crops)
+    expected = np.mean([served_probabilities(m, faces, tta) for m in members], axis=0)
+    served = served_probabilities(build_ensemble(members), faces, tta)
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("crops", "allowed"), [((44, 44), True), ((44, 48), False)])
+def test_flip_crop5_needs_every_member_on_crops(tmp_path, tiny_dataset, faces, crops, allowed) -> None:
+    ensemble = build_ensemble(_members(tmp_path, tiny_dataset, crops=crops))
+    if allowed:
+        assert served_probabilities(ensemble, faces, "flip-crop5").shape == (len(faces), 7)
+    else:
+        with pytest.raises(ValueError, match="flip-crop5"):
+            served_probabilities(ensemble, faces, "flip-crop5")
+
+
+def test_cli_publishes_an_ensemble_of_crop_networks(tmp_path, tiny_dataset, faces) -> None:
+    """make ensemble with a 44x44-crop member (it used to fail on the 48x48 input): the published
+    signature serves the mean of the members' own flip-zoom views."""
+    members = _members(tmp_path, tiny_dataset, crops=(44, 48))
+    paths = []
+    for i, member in enumerate(members):
+        paths += ["--member", str(tmp_path / f"m{i}.keras")]
+        member.save(paths[-1])
+    common = ["--data-dir", str(tiny_dataset), "--model-dir", str(tmp_path / "models")]
+    common += ["--run-dir", str(tmp_path / "run"), "--tta", "flip-zoom", "--version", "6", "--publish"]
+    assert main(paths + common) == 0
+    version_dir = tmp_path / "models" / "6"
+    expected = np.mean([served_probabilities(m, faces, "flip-zoom") for m in members], axis=0)
+    np.testing.assert_allclose(load_predict_fn(version_dir)(faces), expected, rtol=1e-4, atol=1e-5)
+    rebuilt = load_keras_model(version_dir)
+    np.testing.assert_allclose(
+        served_probabilities(rebuilt, faces, "flip-zoom"), expected, rtol=1e-4, atol=1e-5
+    )
 
 
 def test_cli_needs_two_members(tmp_path, tiny_dataset, capsys) -> None:
