@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 METADATA_FILE = "metadata.json"
+# The Keras model beside the SavedModel (training reads it back: teachers, ensembles, exports).
+KERAS_FILE = "model.keras"
 
 
 class ModelDirError(Exception):

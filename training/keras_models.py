@@ -7,8 +7,7 @@ from pathlib import Path
 import keras
 
 from contract import CHANNELS, IMAGE_SIZE
-from contract.modeldir import ModelDirError, read_metadata
-from training.savedmodel_writer import KERAS_FILE
+from contract.modeldir import KERAS_FILE, ModelDirError, read_metadata
 
 ENSEMBLE_NAME = "emotion_ensemble"
 

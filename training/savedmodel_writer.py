@@ -13,10 +13,8 @@ import tensorflow as tf
 from contract import OUTPUT_NAME, SIGNATURE_NAME, contract_dict
 from contract.crop import METADATA_KEY as CROP_POLICY_KEY
 from contract.crop import CropPolicy
-from contract.modeldir import ModelDirError
+from contract.modeldir import KERAS_FILE, ModelDirError
 from training.signature import model_crop_size, serving_function
-
-KERAS_FILE = "model.keras"
 
 
 def library_versions() -> dict[str, str]:

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from contract import CHANNELS, IMAGE_SIZE, INPUT_NAME, OUTPUT_NAME
 from training.config import TTA_VIEWS
+from training.keras_models import members_of
 
 ZOOM_FRACTION = 0.9  # flip-zoom: the central 90% (44x44 of 48x48), resized back to 48x48
 
@@ -54,8 +55,6 @@ def model_crop_size(model: keras.Model) -> int:
 
 def networks(model: keras.Model) -> list[keras.Model]:
     """The networks a model averages: an ensemble's members, or the model itself."""
-    from training.keras_models import members_of  # keras_models -> savedmodel_writer -> here
-
     return members_of(model) or [model]
 
 
