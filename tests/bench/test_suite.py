@@ -31,6 +31,29 @@ def test_naive_app_answers_like_a_service(tiny_model_dir: Path) -> None:
     assert len(face["probabilities"]) == 7 and face["label"] in face["probabilities"]
 
 
+def test_naive_app_serves_what_the_signature_serves_for_a_mixed_ensemble(tmp_path, tiny_dataset) -> None:
+    """An ensemble of a 44x44-crop and a 48x48 network: the baseline gives each member its own
+    views, as the signature does, so both apps answer the same."""
+    import numpy as np
+
+    from benchmarks.naive_app import create_app
+    from contract import decode_image, to_model_input
+    from contract.savedmodel import load_predict_fn
+    from tests.support.models import publish_ensemble
+
+    version_dir, _ = publish_ensemble(tmp_path, tiny_dataset, (44, 48), "flip-zoom")
+    image = encode(make_face(3))
+    response = (
+        create_app(str(version_dir))
+        .test_client()
+        .post("/predict", data={"image": (io.BytesIO(image), "f.png")})
+    )
+    (face,) = response.get_json()["faces"]
+    served = load_predict_fn(version_dir)(to_model_input(decode_image(image))[None])[0]
+    names = list(face["probabilities"])
+    np.testing.assert_allclose([face["probabilities"][n] for n in names], served, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.e2e
 def test_quick_suite_runs_end_to_end(
     tiny_model_dir: Path, tiny_dataset: Path, tiny_toml: Path, tmp_path: Path

@@ -52,6 +52,25 @@ def checkpoint_cli_args(tmp: Path, data_dir: Path, policy: str = "float32") -> l
     return ["--checkpoint", str(tmp / "c.keras"), "--config", str(tmp / "c.json")]
 
 
+def publish_ensemble(tmp: Path, data_dir: Path, crops: tuple[int, ...], tta: str, version: str = "6"):
+    """Tiny untrained networks of the given input sides (48, or a random-crop size), published
+    with `make ensemble --publish` into <tmp>/models/<version>: (version folder, members)."""
+    import keras
+
+    from training.ensemble import main
+    from training.model import make_model
+
+    members, args = [], []
+    for seed, crop in enumerate(crops):
+        keras.utils.set_random_seed(seed)  # different weights, so the average is observable
+        members.append(make_model(tiny_config(tmp, data_dir, crop_size=crop), 7))
+        args += ["--member", str(tmp / f"m{seed}.keras")]
+        members[-1].save(args[-1])
+    args += ["--data-dir", str(data_dir), "--model-dir", str(tmp / "models"), "--run-dir", str(tmp / "run")]
+    assert main([*args, "--tta", tta, "--version", version, "--publish"]) == 0
+    return tmp / "models" / version, members
+
+
 def edit_metadata(version_dir: Path, **changes: object) -> None:
     """Rewrite metadata.json with some keys changed."""
     path = version_dir / "metadata.json"

@@ -10,7 +10,7 @@ import pytest
 
 from contract.modeldir import read_metadata
 from contract.savedmodel import load_predict_fn
-from tests.support.models import tiny_config
+from tests.support.models import publish_ensemble, tiny_config
 from training.ensemble import accuracy, main
 from training.errors import ModelDirError
 from training.keras_models import build_ensemble, load_keras_model, members_of
@@ -174,15 +174,7 @@ def test_flip_crop5_needs_every_member_on_crops(tmp_path, tiny_dataset, faces, c
 def test_cli_publishes_an_ensemble_of_crop_networks(tmp_path, tiny_dataset, faces) -> None:
     """make ensemble with a 44x44-crop member (it used to fail on the 48x48 input): the published
     signature serves the mean of the members' own flip-zoom views."""
-    members = _members(tmp_path, tiny_dataset, crops=(44, 48))
-    paths = []
-    for i, member in enumerate(members):
-        paths += ["--member", str(tmp_path / f"m{i}.keras")]
-        member.save(paths[-1])
-    common = ["--data-dir", str(tiny_dataset), "--model-dir", str(tmp_path / "models")]
-    common += ["--run-dir", str(tmp_path / "run"), "--tta", "flip-zoom", "--version", "6", "--publish"]
-    assert main(paths + common) == 0
-    version_dir = tmp_path / "models" / "6"
+    version_dir, members = publish_ensemble(tmp_path, tiny_dataset, (44, 48), "flip-zoom")
     expected = np.mean([served_probabilities(m, faces, "flip-zoom") for m in members], axis=0)
     np.testing.assert_allclose(load_predict_fn(version_dir)(faces), expected, rtol=1e-4, atol=1e-5)
     rebuilt = load_keras_model(version_dir)
