@@ -2,7 +2,8 @@
 
 Three ways of calling the same weights are timed on the same FER2013 crops:
 - `signature`: the exported serving signature, as the service calls it (with the shipped tta);
-- `keras_single`: one pass of model.keras in a tf.function (no flip): the cost without tta;
+- `keras_single`: one pass of model.keras in a tf.function (its one view: no flip, and the
+  central crop for a network trained on random crops): the cost without tta;
 - `keras_predict`: `model.predict` on model.keras, as the naive baseline calls it;
 - `keras_member` (ensembles only): one pass of one member network: the cost of a single
   network, to set against the signature's members x tta passes.
@@ -58,17 +59,23 @@ def callers(model_dir: str | Path) -> dict[str, Callable[[np.ndarray], Any]]:
 
     version_dir = resolve_version_dir(model_dir)
     from training.keras_models import load_keras_model, members_of
+    from training.signature import model_crop_size, tta_views
 
     model = load_keras_model(version_dir)
 
+    def one_view(network: keras.Model, x: Any) -> tf.Tensor:
+        """A network's one view of 48x48 crops: the central crop of its size if it was trained
+        on random crops (as the signature's "none"), else the crops themselves."""
+        return tta_views(tf.cast(x, tf.float32), "none", model_crop_size(network))[0]
+
     def one_pass(network: keras.Model) -> Callable[[np.ndarray], Any]:
-        fn = tf.function(lambda x: network(tf.cast(x, tf.float32), training=False), reduce_retracing=True)
+        fn = tf.function(lambda x: network(one_view(network, x), training=False), reduce_retracing=True)
         return lambda x: fn(tf.constant(x)).numpy()
 
     out = {
         "signature": load_predict_fn(version_dir),
         "keras_single": one_pass(model),
-        "keras_predict": lambda x: model.predict(x.astype(np.float32), verbose=0),
+        "keras_predict": lambda x: model.predict(one_view(model, x).numpy(), verbose=0),
     }
     members = members_of(model)
     if members:

@@ -344,6 +344,29 @@ def test_raw_model_times_one_member_of_an_ensemble(
     assert "keras_member" not in {r["caller"] for r in single["rows"]}
 
 
+@pytest.mark.parametrize("kind", ["44x44 network", "44x44 + 48x48 ensemble"])
+def test_raw_model_runs_networks_trained_on_crops(kind: str, tiny_dataset: Path, tmp_path: Path) -> None:
+    """The one-pass callers give a random-crop network its central crop (they used to feed it
+    48x48 crops and fail), so they compute the signature's one view."""
+    from benchmarks import raw_model
+    from tests.support.models import publish_ensemble, tiny_config
+    from training.keras_models import load_keras_model
+    from training.signature import served_probabilities
+    from training.train import train
+
+    if kind == "44x44 network":
+        version_dir = train(tiny_config(tmp_path, tiny_dataset, epochs=1, crop_size=44, tta="flip-zoom"))
+    else:
+        version_dir, _ = publish_ensemble(tmp_path, tiny_dataset, (44, 48), "flip-zoom")
+    crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1), dtype=np.uint8)
+    one_view = served_probabilities(load_keras_model(version_dir), crops, "none")
+    callers = raw_model.callers(version_dir)
+    for name in ("keras_single", "keras_predict"):
+        np.testing.assert_allclose(callers[name](crops), one_view, rtol=1e-4, atol=1e-5, err_msg=name)
+    raw = raw_model.run(version_dir, crops, min_seconds=0.0, batch_sizes=(1,))
+    assert {"signature", "keras_single", "keras_predict"} <= {r["caller"] for r in raw["rows"]}
+
+
 def test_reference_models_are_timed_on_the_same_crops_and_tabled(tiny_model_dir: Path) -> None:
     """make bench --reference-model-dir: another model's signature ceiling, and the speed-up of
     the benchmarked model over it (the single-network issue's 2x over version 6) from one run."""
