@@ -42,10 +42,35 @@ def _crop_views(x: tf.Tensor, tta: str, size: int) -> list[tf.Tensor]:
         windows += [(0, 0), (0, margin), (margin, 0), (margin, margin)]
     views = [x[:, top : top + size, left : left + size, :] for top, left in windows]
     if tta == "flip-zoom":
-        views.append(tf.image.resize(x, (size, size), method="area"))
+        views.append(area_resize(x, size))
     if tta != "none":
         views += [tf.reverse(v, axis=[2]) for v in list(views)]
     return views
+
+
+def area_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """[n_out, n_in] weights of an area (box-filter) resize along one axis: output pixel i
+    averages the input span [i, i + 1) * n_in / n_out, partly covered pixels by their share."""
+    scale = n_in / n_out
+    weights = np.zeros((n_out, n_in), np.float64)
+    for i in range(n_out):
+        low, high = i * scale, (i + 1) * scale
+        for j in range(int(np.floor(low)), int(np.ceil(high))):
+            weights[i, j] = (min(high, j + 1) - max(low, j)) / scale
+    return weights
+
+
+def area_resize(x: tf.Tensor, size: int) -> tf.Tensor:
+    """Area resize of a float [N,S,S,1] batch to [N,size,size,1] as two matrix products.
+
+    The same numbers as tf.image.resize(method="area") to float rounding, but OpenVINO's
+    TensorFlow frontend converts MatMul, while a SavedModel with ResizeArea failed to convert
+    ("Data batch channel count (44) does not match filter input channel count (1)"), which
+    left a 44x44 network served with flip-zoom on TensorFlow only.
+    """
+    weights = tf.constant(area_matrix(int(x.shape[1]), size), tf.float32)
+    rows = tf.matmul(weights, x[..., 0])  # [N, size, S]: one channel, the contract's gray face
+    return tf.matmul(rows, weights, transpose_b=True)[..., None]
 
 
 def model_crop_size(model: keras.Model) -> int:

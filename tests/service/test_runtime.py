@@ -272,6 +272,31 @@ def test_backends_agree_on_the_tiny_model(
     assert np.abs(got - expected).max() <= TOLERANCE[precision]
 
 
+@pytest.mark.parametrize("tta", ["none", "flip", "flip-zoom", "flip-crop5"])
+def test_a_crop_network_converts_to_openvino_with_every_view_set(
+    tiny_dataset: Path, tmp_path: Path, tta: str
+) -> None:
+    """A network trained on 44x44 crops, exported with each view set, converts to OpenVINO IR and
+    serves the signature's numbers (its flip-zoom export once failed to convert, so the service
+    fell back to TensorFlow)."""
+    import keras
+    import openvino as ov
+
+    from service.runtime.convert import convert
+    from tests.support.models import tiny_config
+    from training.model import make_model
+    from training.savedmodel_writer import write_model_files
+    from training.signature import served_probabilities
+
+    keras.utils.set_random_seed(0)
+    model = make_model(tiny_config(tmp_path, tiny_dataset, crop_size=44), 7)
+    version_dir = write_model_files(model, tmp_path / "1", tta=tta, include_keras=False)
+    compiled = ov.Core().compile_model(str(convert(version_dir, tmp_path / "ir")), "CPU")
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48, 1), dtype=np.uint8)
+    got = next(iter(compiled(faces).values()))
+    np.testing.assert_allclose(got, served_probabilities(model, faces, tta), atol=TOLERANCE["f32"] * 10)
+
+
 def tensorflow_bf16_in_child(model_dir: Path, inputs: np.ndarray) -> np.ndarray:
     """Probabilities from INFERENCE_BACKEND=tensorflow INFERENCE_PRECISION=bf16 in a fresh process."""
     code = (

@@ -92,6 +92,16 @@ def test_flip_crop5_averages_ten_windows() -> None:
     np.testing.assert_allclose(served, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("size", [40, 44, 46])
+def test_area_resize_is_tensorflows_area_resize(size: int) -> None:
+    """The flip-zoom view of a crop network: two matrix products give ResizeArea's numbers."""
+    from training.signature import area_resize
+
+    x = tf.constant(np.random.default_rng(size).integers(0, 256, (3, 48, 48, 1)).astype(np.float32))
+    expected = tf.image.resize(x, (size, size), method="area").numpy()
+    np.testing.assert_allclose(area_resize(x, size).numpy(), expected, atol=2e-3)  # of 0..255
+
+
 def test_ema_weights_are_what_validation_and_checkpoints_see(
     tmp_path: Path, tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
