@@ -9,8 +9,8 @@ the machine that trained it. `save` keeps what continuing needs, without optimiz
 `latest.keras` (the weights the backup held after its last epoch: the averaged ones when
 ema > 0, since that is what SwapEMAWeights leaves in the model at an epoch's end), `best.keras`
 (the best validation epoch so far), `history.csv`, `epoch_times.csv` (training.epoch_clock),
-`state.json` (the next epoch, the
-optimizer's step count) and a distillation run's cached teacher targets. `restore` rebuilds
+`state.json` (the next epoch, the optimizer's step count and learning rate, which a plateau
+schedule keeps only there) and a distillation run's cached teacher targets. `restore` rebuilds
 the run folder from it on a new machine, so that the usual `make train ARGS="--config f.toml"`
 resumes at the same epoch, on the same learning-rate schedule, history and best-so-far, as
 BackupAndRestore would have. What is not carried: SGD's momentum (it restarts at zero and
@@ -105,6 +105,8 @@ def save(config: TrainConfig, out: Path) -> dict[str, Any]:
         "config": config.to_dict(),
         "next_epoch": epoch,
         "optimizer_iterations": int(model.optimizer.iterations.numpy()),
+        # Where a plateau schedule has lowered it to (cosine and step set it again each epoch).
+        "learning_rate": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
         "best_epoch": None if best_row is None else int(best_row.epoch),
         "best_val_accuracy": None if best_row is None else round(float(best_row.val_accuracy), 4),
         "saved": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -154,6 +156,8 @@ def restore(config: TrainConfig, source: Path) -> dict[str, Any]:
     ):
         average.assign(variable)  # the average continues from the carried weights, not from zero
     optimizer.iterations.assign(state["optimizer_iterations"])
+    if "learning_rate" in state:  # carries saved before 2026-12-07 have none (all were cosine)
+        optimizer.learning_rate = state["learning_rate"]
     backup = _backup(run_dir)
     backup._current_epoch, backup._last_batch_seen = state["next_epoch"], 0
     backup.set_model(model)

@@ -84,6 +84,39 @@ def test_a_saved_run_resumes_elsewhere_at_its_epoch(
     assert list(cb.read_history(moved.run_dir).epoch) == [0, 1, 2]
 
 
+def test_a_plateau_runs_learning_rate_is_carried(tmp_path: Path, tiny_dataset: Path, monkeypatch) -> None:
+    """Reduce-on-plateau keeps its lowered rate only in the optimizer: the carry keeps it too."""
+    from training.train import train
+
+    config = tiny_config(
+        tmp_path / "first", tiny_dataset, epochs=3, patience=10, optimizer="sgd", learning_rate=0.01,
+        lr_schedule="plateau", lr_patience=10,
+    )  # fmt: skip
+
+    class Lower(keras.callbacks.Callback):  # as if the plateau had cut the rate
+        def on_epoch_end(self, epoch: int, logs=None) -> None:
+            self.model.optimizer.learning_rate = 0.00123
+
+    original = cb.make_callbacks
+    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [Lower(), *original(c, h), interrupt_at(0)])
+    with pytest.raises(KeyboardInterrupt):
+        train(config)
+    state = carry.save(config, tmp_path / "carried")
+    assert state["learning_rate"] == pytest.approx(0.00123)
+
+    moved = dataclasses.replace(config, run_dir=str(tmp_path / "elsewhere"))
+    carry.restore(moved, tmp_path / "carried")
+    rates: dict[int, float] = {}
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs=None) -> None:
+            rates[epoch] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    monkeypatch.setattr(cb, "make_callbacks", lambda c, h: [*original(c, h), Record()])
+    train(moved)
+    assert rates[1] == pytest.approx(0.00123)  # not the config's 0.01
+
+
 def test_restore_refuses_another_architecture(tmp_path: Path, tiny_dataset: Path, monkeypatch) -> None:
     from training.errors import ConfigError
     from training.train import train
