@@ -58,8 +58,8 @@ def callers(model_dir: str | Path) -> dict[str, Callable[[np.ndarray], Any]]:
     import tensorflow as tf
 
     version_dir = resolve_version_dir(model_dir)
-    from training.keras_models import load_keras_model, members_of
-    from training.signature import model_crop_size, tta_views
+    from training.keras_models import load_keras_model, members_of, model_crop_size
+    from training.signature import tta_views
 
     model = load_keras_model(version_dir)
 

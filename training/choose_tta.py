@@ -26,10 +26,10 @@ from training.config import TTA_VIEWS, add_arguments, config_from_args
 from training.data import load_arrays
 from training.ensemble import accuracy
 from training.errors import ConfigError
-from training.keras_models import load_checkpoint
+from training.keras_models import load_checkpoint, model_crop_size
 from training.publish import served_network
 from training.run import load_run
-from training.signature import model_crop_size, networks
+from training.signature import networks
 
 
 def passes(tta: str, crop_sizes: Sequence[int]) -> float:

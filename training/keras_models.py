@@ -12,6 +12,11 @@ from contract.modeldir import KERAS_FILE, ModelDirError, read_metadata
 ENSEMBLE_NAME = "emotion_ensemble"
 
 
+def model_crop_size(model: keras.Model) -> int:
+    """The face side the network takes (48, or the random-crop size it was trained on)."""
+    return int(model.input_shape[1] or IMAGE_SIZE)
+
+
 def build_ensemble(members: list[keras.Model]) -> keras.Model:
     """One model on 48x48 faces whose output is the mean of the members' softmax outputs.
 
@@ -30,7 +35,7 @@ def build_ensemble(members: list[keras.Model]) -> keras.Model:
     inputs = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, CHANNELS), name="image")
     branches = []
     for member in members:
-        side = int(member.input_shape[1] or IMAGE_SIZE)
+        side = model_crop_size(member)
         if side > IMAGE_SIZE:
             raise ValueError(
                 f"{member.name} takes {side}x{side} faces, larger than the {IMAGE_SIZE}x{IMAGE_SIZE} input"

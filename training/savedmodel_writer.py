@@ -14,7 +14,8 @@ from contract import OUTPUT_NAME, SIGNATURE_NAME, contract_dict
 from contract.crop import METADATA_KEY as CROP_POLICY_KEY
 from contract.crop import CropPolicy
 from contract.modeldir import KERAS_FILE, ModelDirError
-from training.signature import model_crop_size, serving_function
+from training.keras_models import model_crop_size
+from training.signature import serving_function
 
 
 def library_versions() -> dict[str, str]:

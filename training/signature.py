@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from contract import CHANNELS, IMAGE_SIZE, INPUT_NAME, OUTPUT_NAME
 from training.config import TTA_VIEWS
-from training.keras_models import members_of
+from training.keras_models import members_of, model_crop_size
 
 ZOOM_FRACTION = 0.9  # flip-zoom: the central 90% (44x44 of 48x48), resized back to 48x48
 
@@ -71,11 +71,6 @@ def area_resize(x: tf.Tensor, size: int) -> tf.Tensor:
     weights = tf.constant(area_matrix(int(x.shape[1]), size), tf.float32)
     rows = tf.matmul(weights, x[..., 0])  # [N, size, S]: one channel, the contract's gray face
     return tf.matmul(rows, weights, transpose_b=True)[..., None]
-
-
-def model_crop_size(model: keras.Model) -> int:
-    """The face side the network takes (48, or the random-crop size it was trained on)."""
-    return int(model.input_shape[1] or IMAGE_SIZE)
 
 
 def networks(model: keras.Model) -> list[keras.Model]:
