@@ -31,8 +31,9 @@ import cv2
 import httpx
 import numpy as np
 
-from benchmarks import machine, server
+from benchmarks import machine, server, stats
 from benchmarks.report import save_named
+from benchmarks.stats import bootstrap_interval
 from contract.crop import CALIBRATED, LEGACY, policy_from_metadata
 from contract.modeldir import read_metadata, resolve_version_dir
 from training.scenes import MAX_ANGLE, scenes, to_jpeg
@@ -104,26 +105,52 @@ def measure(model_dir: Path, files: list[Path], labels: list[str], log_dir: Path
 def score(
     url: str, files: list[Path], labels: list[str], scenes: tuple[list[bytes], list[int], list[int]]
 ) -> dict[str, Any]:
-    """Crop and per-size scene accuracy through a running service (scenes: from scene_bodies)."""
+    """Crop and per-size scene accuracy through a running service (scenes: from scene_bodies), with
+    a bootstrap interval of each ratio and every face's outcome (`per_face`: one character per
+    face in file order, 1 right, 0 wrong, - no face found) for paired comparisons later."""
     bodies, index, sides = scenes
     crop_labels = post_all(url, [p.read_bytes() for p in files], "image/jpeg")
     scene_labels = post_all(url, bodies, "image/jpeg")
-    truth = np.array(labels)
-    crop_ok = np.array([c == t for c, t in zip(crop_labels, truth, strict=True)])
-    scene_ok = np.array([s == truth[i] for s, i in zip(scene_labels, index, strict=True)])
-    found = np.array([s is not None for s in scene_labels])
-    sides_arr, index_arr = np.array(sides), np.array(index)
-    rows = {}
+    crop_answers = [outcome(c, t) for c, t in zip(crop_labels, labels, strict=True)]
+    crop_ok = np.array([a == "1" for a in crop_answers])
+    crops_here = float(crop_ok.mean())
+    rows, per_face = {}, {"crops": "".join(crop_answers)}
     for side in SIDES:
-        at = sides_arr == side
-        crops_here = float(crop_ok[index_arr[at]].mean())
+        answers = ["-"] * len(files)  # every face appears once at every size
+        for label, face, at in zip(scene_labels, index, sides, strict=True):
+            if at == side:
+                answers[face] = outcome(label, labels[face])
+        scene_ok = np.array([a == "1" for a in answers])
         rows[str(side)] = {
-            "service": round(float(scene_ok[at].mean()), 4),
+            "service": round(float(scene_ok.mean()), 4),
             "crops": round(crops_here, 4),
-            "ratio": round(float(scene_ok[at].mean()) / crops_here, 4) if crops_here else None,
-            "face_found": round(float(found[at].mean()), 4),
+            "ratio": round(float(scene_ok.mean()) / crops_here, 4) if crops_here else None,
+            "ratio_ci": list(bootstrap_interval(stats.ratio, [scene_ok, crop_ok])) if crops_here else None,
+            "face_found": round(sum(a != "-" for a in answers) / len(answers), 4),
         }
-    return {"crop_accuracy": round(float(crop_ok.mean()), 4), "sizes": rows}
+        per_face[str(side)] = "".join(answers)
+    return {"crop_accuracy": round(crops_here, 4), "sizes": rows, "per_face": per_face}
+
+
+def outcome(answer: str | None, truth: str) -> str:
+    """One face's outcome as one character: 1 right, 0 wrong, - no face found."""
+    return "-" if answer is None else "1" if answer == truth else "0"
+
+
+def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per size, a's accuracy through the service minus b's on the same faces and scenes, with a
+    paired bootstrap interval ({} when either side has no per-face outcomes, e.g. older JSON)."""
+    if "per_face" not in a or "per_face" not in b:
+        return {}
+    out = {}
+    for side in a["sizes"]:
+        a_ok = np.array([c == "1" for c in a["per_face"][side]])
+        b_ok = np.array([c == "1" for c in b["per_face"][side]])
+        out[side] = {
+            "difference": round(stats.difference(a_ok, b_ok), 4),
+            "ci": list(bootstrap_interval(stats.difference, [a_ok, b_ok])),
+        }
+    return out
 
 
 def run(model_dir: Path, data_dir: Path, faces: int, variants: list[str], log_dir: Path) -> dict[str, Any]:
@@ -173,8 +200,8 @@ def render(results: dict[str, Any]) -> str:
         " posted to gunicorn /predict; top face; a missed face counts as wrong.",
         "",
         "| variant | crop policy | detector | face px | found | through service | same faces as crops "
-        "| ratio |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| ratio | ratio, 95% CI |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, variant in results["variants"].items():
         p = variant["policy"]
@@ -184,13 +211,14 @@ def render(results: dict[str, Any]) -> str:
         for side, row in variant["sizes"].items():
             lines.append(
                 f"| {name} | {desc} | {detector} | {side} | {row['face_found']:.3f} | {row['service']:.4f} | "
-                f"{row['crops']:.4f} | {row['ratio']:.3f} |"
+                f"{row['crops']:.4f} | {row['ratio']:.3f} | {interval(row.get('ratio_ci'))} |"
             )
     if "meets_goal" in results:
         lines += [
             "",
             f"Goal (ratio >= {results['goal_ratio']} at every size, default): "
-            f"{'met' if results['meets_goal'] else 'NOT met'}.",
+            f"{'met' if results['meets_goal'] else 'NOT met'}. The interval is a percentile bootstrap "
+            f"over the {results['faces']} faces (each face's crop and scene resampled together).",
         ]
     return "\n".join(lines) + "\n"
 
@@ -242,24 +270,38 @@ def compare(model_dirs: list[Path], data_dir: Path, faces: int, log_dir: Path) -
 
 
 def render_compared(results: dict[str, Any]) -> str:
-    """The compared models beside the main one's default variant, per face size (empty without any)."""
+    """The compared models beside the main one's default variant, per face size, each with its
+    accuracy through the service minus the main model's on the same faces (empty without any)."""
     if not results.get("compared"):
         return ""
-    rows = {results["model_dir"]: results["variants"].get("default"), **results["compared"]}
+    main = results["variants"].get("default") or {}
+    rows = {results["model_dir"]: main, **results["compared"]}
     lines = [
         "",
         "## Models compared in this run (same faces, scenes and detector settings)",
         "",
-        "| model | face px | found | through service | same faces as crops | ratio |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| model | face px | found | through service | same faces as crops | ratio | ratio, 95% CI "
+        "| through service minus the first row's (paired 95% CI) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, measured in rows.items():
+        versus = paired_difference(measured, main) if measured is not main else {}
         for side, row in (measured or {}).get("sizes", {}).items():
+            diff = versus.get(side)
+            lead = f"{diff['difference']:+.4f} ({interval(diff['ci'], signed=True)})" if diff else ""
             lines.append(
                 f"| {name} | {side} | {row['face_found']:.3f} | {row['service']:.4f} | "
-                f"{row['crops']:.4f} | {row['ratio']:.3f} |"
+                f"{row['crops']:.4f} | {row['ratio']:.3f} | {interval(row.get('ratio_ci'))} | {lead} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def interval(bounds: list[float] | None, signed: bool = False) -> str:
+    """'low to high' for a table cell; blank for results written before intervals were kept."""
+    if not bounds:
+        return ""
+    form = "+.3f" if signed else ".3f"
+    return f"{bounds[0]:{form}} to {bounds[1]:{form}}"
 
 
 if __name__ == "__main__":

@@ -419,9 +419,24 @@ def test_scene_score_counts_a_missed_face_as_wrong_per_size(tmp_path: Path, monk
     result = photo_accuracy.score("http://x", files, labels, (bodies, index, sides))
     assert result["crop_accuracy"] == 0.5
     rows = result["sizes"]
-    assert rows["64"] == {"service": 1.0, "crops": 0.5, "ratio": 2.0, "face_found": 1.0}
-    assert rows["128"] == {"service": 0.5, "crops": 0.5, "ratio": 1.0, "face_found": 0.5}
+    assert {k: v for k, v in rows["64"].items() if k != "ratio_ci"} == {
+        "service": 1.0,
+        "crops": 0.5,
+        "ratio": 2.0,
+        "face_found": 1.0,
+    }
+    assert {k: v for k, v in rows["128"].items() if k != "ratio_ci"} == {
+        "service": 0.5,
+        "crops": 0.5,
+        "ratio": 1.0,
+        "face_found": 0.5,
+    }
     assert rows["256"]["service"] == 0.5 and rows["256"]["face_found"] == 1.0
+    # Every face's outcome in file order, so two models can later be compared face by face.
+    assert result["per_face"] == {"crops": "10", "64": "11", "128": "1-", "256": "01"}
+    for row in rows.values():
+        low, high = row["ratio_ci"]
+        assert low <= row["ratio"] <= high
     machine = {
         "date": "d",
         "cpu_model": "cpu",
@@ -533,19 +548,26 @@ def test_compared_models_use_the_same_faces_and_are_tabled(
         return {
             "crop_accuracy": 0.5,
             "sizes": {"64": {"service": 0.4, "crops": 0.5, "ratio": 0.8, "face_found": 0.9}},
+            "per_face": {"crops": "1100", "64": "1110"},
         }
 
     monkeypatch.setattr(photo_accuracy, "measure", fake_measure)
     compared = photo_accuracy.compare([tiny_model_dir], data, 4, tmp_path)
     files, labels = photo_accuracy.test_faces(data, 4)
     assert [(names, lab) for _, names, lab in seen] == [([f.name for f in files], labels)]
-    main = {"sizes": {"64": {"service": 0.3, "crops": 0.5, "ratio": 0.6, "face_found": 0.7}}}
+    main = {
+        "sizes": {"64": {"service": 0.3, "crops": 0.5, "ratio": 0.6, "face_found": 0.7}},
+        "per_face": {"crops": "1100", "64": "1-00"},
+    }
     text = photo_accuracy.render_compared(
         {"model_dir": "models/emotion/7", "variants": {"default": main}, "compared": compared}
     )
-    assert "| models/emotion/7 | 64 | 0.700 | 0.3000 | 0.5000 | 0.600 |" in text
+    assert "| models/emotion/7 | 64 | 0.700 | 0.3000 | 0.5000 | 0.600 |  |  |" in text
     (name,) = compared
-    assert f"| {name} | 64 | 0.900 | 0.4000 | 0.5000 | 0.800 |" in text
+    # Paired on the same faces: the compared model gets faces 1 and 2 right where the main one
+    # does not, and never the reverse, so every resample's difference is >= 0.
+    row = next(line for line in text.splitlines() if line.startswith(f"| {name} | 64 |"))
+    assert row.startswith(f"| {name} | 64 | 0.900 | 0.4000 | 0.5000 | 0.800 |  | +0.5000 (+0.000 to +")
     assert photo_accuracy.render_compared({"compared": {}}) == ""
 
 
