@@ -419,13 +419,13 @@ def test_scene_score_counts_a_missed_face_as_wrong_per_size(tmp_path: Path, monk
     result = photo_accuracy.score("http://x", files, labels, (bodies, index, sides))
     assert result["crop_accuracy"] == 0.5
     rows = result["sizes"]
-    assert {k: v for k, v in rows["64"].items() if k != "ratio_ci"} == {
+    assert {k: v for k, v in rows["64"].items() if k not in ("ratio_ci", "ceiling")} == {
         "service": 1.0,
         "crops": 0.5,
         "ratio": 2.0,
         "face_found": 1.0,
     }
-    assert {k: v for k, v in rows["128"].items() if k != "ratio_ci"} == {
+    assert {k: v for k, v in rows["128"].items() if k not in ("ratio_ci", "ceiling")} == {
         "service": 0.5,
         "crops": 0.5,
         "ratio": 1.0,
@@ -465,6 +465,23 @@ def test_scene_score_counts_a_missed_face_as_wrong_per_size(tmp_path: Path, monk
     )
     assert "| 480 | 8 | 30.0 | 1.8 | 200.0 | 400.0 | 0 |" in text
     assert "| 480 | 128 | 0.500 | 0.5000 | 0.5000 | 1.000 |" in text
+
+
+@pytest.mark.parametrize(
+    ("scenes", "crops", "ceiling"),
+    [
+        ("1-0-", "1100", 0.5),  # of the two faces right as crops, the detector found one
+        ("0000", "1100", 1.0),  # found but wrong: the network's part, not the detector's
+        ("--11", "0011", 1.0),  # faces wrong as crops do not count
+        ("----", "0000", None),  # nothing right as a crop: no ratio to bound
+    ],
+)
+def test_detector_ceiling_is_the_share_of_crop_right_faces_found(
+    scenes: str, crops: str, ceiling: float | None
+) -> None:
+    from benchmarks.photo_accuracy import detector_ceiling
+
+    assert detector_ceiling(scenes, crops) == ceiling
 
 
 def test_raw_ceiling_runtimes_use_every_core(tiny_model_dir: Path, tmp_path: Path) -> None:
