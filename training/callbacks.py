@@ -78,6 +78,63 @@ def prepare_run_dir(run_dir: str | Path) -> bool:
     return resuming
 
 
+class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
+    """EarlyStopping that starts a resumed run with the counters the uninterrupted run would have.
+
+    Keras resets `wait` and `best` in on_train_begin, so each resume used to grant `patience`
+    more epochs: a run that spans sessions might never stop early. `past` is the monitored
+    value of every epoch already done (history.csv), replayed through the callback's own test.
+    """
+
+    def __init__(self, past: list[float], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.past = past
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        if self.monitor_op is None:
+            self._set_monitor_op()  # explicit mode: needs no model
+        for epoch, value in enumerate(self.past):
+            self.wait += 1
+            if self._is_improvement(value, self.best):
+                self.best, self.best_epoch, self.wait = value, epoch, 0
+
+
+class ResumedReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+    """ReduceLROnPlateau that starts a resumed run with the counters the uninterrupted run would
+    have (Keras resets them, so each resume delayed the next cut by up to `patience` epochs). The
+    rate itself is not replayed: the optimizer's variables in the backup hold it."""
+
+    def __init__(self, past: list[float], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.past = past
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        if self.monitor_op is None:
+            self._set_monitor_op()
+        for value in self.past:
+            if self.in_cooldown():
+                self.cooldown_counter -= 1
+                self.wait = 0
+            if self._is_improvement(value, self.best):
+                self.best, self.wait = value, 0
+            elif not self.in_cooldown():
+                self.wait += 1
+                if self.wait >= self.patience:
+                    # A cut happened here (or the rate was at its floor, where a cut is a no-op).
+                    self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+def completed_epochs(history: pd.DataFrame, run_dir: str | Path) -> pd.DataFrame:
+    """The history rows of the epochs the backup holds (an epoch logged but killed before its
+    backup was written runs again, so it is left out)."""
+    meta = Path(run_dir) / BACKUP_DIR / "training_metadata.json"
+    if history.empty or not meta.exists():
+        return history
+    return history[history.epoch < json.loads(meta.read_text())["epoch"]]
+
+
 def cosine_lr(config: TrainConfig, epoch: int) -> float:
     """Learning rate of an epoch: constant until cosine_start, then cosine down to min_lr."""
     if epoch < config.cosine_start:
@@ -92,19 +149,29 @@ def step_lr(config: TrainConfig, epoch: int) -> float:
     return max(config.min_lr, config.learning_rate * config.step_factor**steps)
 
 
-def lr_callback(config: TrainConfig) -> keras.callbacks.Callback:
-    """ReduceLROnPlateau, or a cosine or step LearningRateScheduler (epoch-indexed: resumes exactly)."""
+def lr_callback(config: TrainConfig, past: pd.DataFrame | None = None) -> keras.callbacks.Callback:
+    """ReduceLROnPlateau (its counters replayed from past, the epochs already done), or a cosine or
+    step LearningRateScheduler (epoch-indexed: resumes exactly)."""
     if config.lr_schedule == "cosine":
         return keras.callbacks.LearningRateScheduler(lambda epoch: cosine_lr(config, epoch), verbose=1)
     if config.lr_schedule == "step":
         return keras.callbacks.LearningRateScheduler(lambda epoch: step_lr(config, epoch), verbose=1)
-    return keras.callbacks.ReduceLROnPlateau(
+    return ResumedReduceLROnPlateau(
+        past_values(past, "val_loss"),
         monitor="val_loss",
+        mode="min",
         factor=config.lr_factor,
         patience=config.lr_patience,
         min_lr=config.min_lr,
         verbose=1,
     )
+
+
+def past_values(past: pd.DataFrame | None, column: str) -> list[float]:
+    """One column of the epochs already done, in epoch order ([] for a fresh run)."""
+    if past is None or column not in past:
+        return []
+    return [float(v) for v in past.sort_values("epoch")[column]]
 
 
 def make_callbacks(config: TrainConfig, history: pd.DataFrame) -> list[keras.callbacks.Callback]:
@@ -114,6 +181,7 @@ def make_callbacks(config: TrainConfig, history: pd.DataFrame) -> list[keras.cal
     # ModelCheckpoint forgets its best score across restarts; seed it from the log
     # so a resumed run never overwrites a better checkpoint with a worse one.
     best_so_far = float(history.val_accuracy.max()) if "val_accuracy" in history else None
+    done = completed_epochs(history, run)
     # With EMA the averaged weights are what validation measures and what the checkpoint and
     # the backup hold at the end of an epoch (swap_on_epoch); training continues on the raw ones.
     ema = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema > 0 else []
@@ -128,10 +196,15 @@ def make_callbacks(config: TrainConfig, history: pd.DataFrame) -> list[keras.cal
             save_best_only=True,
             initial_value_threshold=best_so_far,
         ),
-        keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", mode="max", patience=config.patience, restore_best_weights=True, verbose=1
+        ResumedEarlyStopping(
+            past_values(done, "val_accuracy"),
+            monitor="val_accuracy",
+            mode="max",
+            patience=config.patience,
+            restore_best_weights=True,
+            verbose=1,
         ),
-        lr_callback(config),
+        lr_callback(config, done),
         # Last, so the epoch is fully logged and checkpointed before it counts as done.
         AtomicBackupAndRestore(str(run / BACKUP_DIR)),
     ]
