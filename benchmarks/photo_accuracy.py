@@ -33,7 +33,6 @@ import numpy as np
 
 from benchmarks import machine, server, stats
 from benchmarks.report import save_named
-from benchmarks.stats import bootstrap_interval
 from contract.crop import CALIBRATED, LEGACY, policy_from_metadata
 from contract.modeldir import read_metadata, resolve_version_dir
 from training.scenes import MAX_ANGLE, scenes, to_jpeg
@@ -121,11 +120,12 @@ def score(
             if at == side:
                 answers[face] = outcome(label, labels[face])
         scene_ok = np.array([a == "1" for a in answers])
+        ratio_ci = stats.bootstrap_interval(stats.ratio, [scene_ok, crop_ok]) if crops_here else None
         rows[str(side)] = {
             "service": round(float(scene_ok.mean()), 4),
             "crops": round(crops_here, 4),
             "ratio": round(float(scene_ok.mean()) / crops_here, 4) if crops_here else None,
-            "ratio_ci": list(bootstrap_interval(stats.ratio, [scene_ok, crop_ok])) if crops_here else None,
+            "ratio_ci": list(ratio_ci) if ratio_ci else None,
             "face_found": round(sum(a != "-" for a in answers) / len(answers), 4),
             "ceiling": detector_ceiling("".join(answers), per_face["crops"]),
         }
@@ -133,11 +133,11 @@ def score(
     return {"crop_accuracy": round(crops_here, 4), "sizes": rows, "per_face": per_face}
 
 
-def detector_ceiling(scenes: str, crops: str) -> float | None:
+def detector_ceiling(scene_outcomes: str, crop_outcomes: str) -> float | None:
     """The ratio a network would reach if every face the detector found scored exactly as its
     crop: the share of the faces right as crops that were found at this size (per-face outcome
     strings). Below the goal, no network meets it with this detector."""
-    right = [scene for scene, crop in zip(scenes, crops, strict=True) if crop == "1"]
+    right = [scene for scene, crop in zip(scene_outcomes, crop_outcomes, strict=True) if crop == "1"]
     return round(sum(s != "-" for s in right) / len(right), 4) if right else None
 
 
@@ -157,7 +157,7 @@ def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[st
         b_ok = np.array([c == "1" for c in b["per_face"][side]])
         out[side] = {
             "difference": round(stats.difference(a_ok, b_ok), 4),
-            "ci": list(bootstrap_interval(stats.difference, [a_ok, b_ok])),
+            "ci": list(stats.bootstrap_interval(stats.difference, [a_ok, b_ok])),
         }
     return out
 
