@@ -377,3 +377,48 @@ def test_export_without_optimizer_is_smaller_and_still_continues(
     # One output tensor, not a one-element list, so it can be an ensemble member.
     assert isinstance(loaded(keras.Input((48, 48, 1))), keras.KerasTensor)
     np.testing.assert_allclose(load_predict_fn(bare)(faces()), load_predict_fn(full)(faces()), atol=1e-6)
+
+
+@pytest.fixture
+def bf16_policy():
+    """The global policy of a bf16 run (set as configure_devices sets it), restored afterwards."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_init_from_a_float32_checkpoint_trains_under_the_runs_policy(
+    tiny_dataset: Path, tmp_path: Path, bf16_policy
+) -> None:
+    """A float32 checkpoint continued in a bf16 run is rebuilt under mixed_bfloat16 with its
+    weights (a loaded model keeps the policy it was built under, which trained in float32)."""
+    import numpy as np
+
+    from training.model import make_model
+    from training.train import built_under, initial_model
+
+    config = tiny_config(tmp_path, tiny_dataset)
+    keras.mixed_precision.set_global_policy("float32")
+    make_model(config, 7).save(tmp_path / "f32.keras")
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = initial_model(
+        tiny_config(tmp_path, tiny_dataset, init_from=str(tmp_path / "f32.keras")), num_classes=7
+    )
+    assert built_under(model) == "mixed_bfloat16" and model.optimizer is not None
+    original = keras.models.load_model(tmp_path / "f32.keras", compile=False)
+    for ours, theirs in zip(model.get_weights(), original.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_init_from_a_checkpoint_the_config_does_not_describe_says_so(
+    tiny_dataset: Path, tmp_path: Path, bf16_policy
+) -> None:
+    from training.errors import ModelDirError
+    from training.model import make_model
+    from training.train import initial_model
+
+    keras.mixed_precision.set_global_policy("float32")
+    make_model(tiny_config(tmp_path, tiny_dataset, width=6), 7).save(tmp_path / "wide.keras")
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    with pytest.raises(ModelDirError, match="does not take its weights"):
+        initial_model(tiny_config(tmp_path, tiny_dataset, init_from=str(tmp_path / "wide.keras")), 7)
