@@ -1,6 +1,7 @@
 """Calibrate the crop policy from data: detector boxes on upscaled training faces, choice on validation.
 
 python -m training.calibrate_crop --data-dir DIR --model-dir models/emotion [--out runs/calibrate-crop]
+    [--size-scan POLICY | --compare-models DIR,DIR]
 
 1. Measure: every sampled *train* face (a tight 48x48 crop: the framing the model learnt) is
    upscaled to UPSCALE px, given a reflected border so the detector sees context, and
@@ -127,6 +128,29 @@ def scene_accuracy(
     return table.sort_values("all", ascending=False)
 
 
+def compare_models(
+    faces: list[np.ndarray], labels: np.ndarray, model_dirs: list[str], detector: Any, seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """Per model, top-face accuracy on the same pasted scenes (each model with its own crop policy;
+    a missed face counts as wrong) and on the same faces as crops: how two models compare on
+    photos without reading test images."""
+    from contract.crop import policy_from_metadata
+    from contract.modeldir import read_metadata, resolve_version_dir
+    from contract.savedmodel import load_predict_fn
+
+    stacked = np.stack([to_model_input(f) for f in faces])
+    rows = {}
+    for model_dir in model_dirs:
+        version = resolve_version_dir(model_dir)
+        predict = load_predict_fn(version)
+        policy = policy_from_metadata(read_metadata(version))
+        table = scene_accuracy(faces, labels, {"model": policy}, predict, detector, seed)
+        row = {str(k): round(float(v), 4) for k, v in table.loc["model"].items()}
+        row["crops"] = round(float((predict_in_slices(predict, stacked).argmax(1) == labels).mean()), 4)
+        rows[str(model_dir)] = row
+    return rows
+
+
 SCAN_SIDES = (16, 20, 24, 32, 40, 48, 64)
 # MIN_FACE_SIZE: the smallest face side at which the faces the detector finds are still classified
 # with this share of the crop accuracy (sides with fewer found faces than MIN_FOUND say nothing).
@@ -214,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="POLICY",
         help="only measure accuracy by face size with this policy (calibrated, legacy, a JSON file)",
     )
+    parser.add_argument(
+        "--compare-models",
+        metavar="DIRS",
+        help="only score these model folders (comma list) on the validation scenes and crops",
+    )
     args = parser.parse_args(argv)
     manifest = build_manifest(args.data_dir)
     class_names = get_class_names(manifest)
@@ -222,6 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     train_pick = train_df.iloc[rng.permutation(len(train_df))[: args.train_faces]]
     val_pick = val_df.iloc[rng.permutation(len(val_df))[: args.val_faces]]
     detector = make_detector(args.detector)
+    if args.compare_models:
+        val_faces, val_labels = load_arrays(val_pick, class_names)
+        rows = compare_models(
+            [f[:, :, 0] for f in val_faces], val_labels, args.compare_models.split(","), detector, args.seed
+        )
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        report = {"validation_faces": len(val_pick), "sides": list(SIDES), "models": rows}
+        (out / "compare-models.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        return 0
     if args.size_scan:
         from contract.crop import resolve_policy
 

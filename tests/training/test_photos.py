@@ -125,3 +125,35 @@ def test_min_face_size_rule(accuracies: dict, expected: int) -> None:
 
     rows = {str(k): {"accuracy_on_found": a, "found_faces": n} for k, (a, n) in accuracies.items()}
     assert choose_min_face_size(rows, crop_accuracy=0.7) == expected
+
+
+class _WholeImage:
+    """A detector that calls the whole scene a face (or, with found=False, finds nothing)."""
+
+    def __init__(self, found: bool = True) -> None:
+        self.found = found
+
+    def detect(self, image: np.ndarray) -> list:
+        from contract.detect import Detection
+
+        return [Detection(0, 0, image.shape[1], image.shape[0], 0.9)] if self.found else []
+
+
+def test_compare_models_scores_every_model_on_the_same_scenes_and_crops(tiny_model_dir: Path) -> None:
+    """calibrate-crop --compare-models: per model, accuracy per face size on one set of scenes,
+    and on the same faces as crops; a face the detector misses counts as wrong."""
+    from contract import to_model_input
+    from contract.savedmodel import load_predict_fn
+    from training.calibrate_crop import SIDES, compare_models
+
+    rng = np.random.default_rng(3)
+    faces = [rng.integers(0, 255, (48, 48), dtype=np.uint8) for _ in range(12)]
+    labels = rng.integers(0, 7, 12)
+    rows = compare_models(faces, labels, [str(tiny_model_dir), str(tiny_model_dir)], _WholeImage())
+    ((_, row),) = rows.items()  # the same folder twice is one row
+    assert set(row) == {*map(str, SIDES), "all", "found", "crops"}
+    assert row["found"] == 1.0
+    predicted = load_predict_fn(tiny_model_dir)(np.stack([to_model_input(f) for f in faces])).argmax(1)
+    assert row["crops"] == round(float((predicted == labels).mean()), 4)
+    missed = compare_models(faces, labels, [str(tiny_model_dir)], _WholeImage(found=False))
+    assert all(missed[str(tiny_model_dir)][str(s)] == 0.0 for s in SIDES)
