@@ -78,13 +78,10 @@ def prepare_run_dir(run_dir: str | Path) -> bool:
     return resuming
 
 
-class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
-    """EarlyStopping that starts a resumed run with the counters the uninterrupted run would have.
-
-    Keras resets `wait` and `best` in on_train_begin, so each resume used to grant `patience`
-    more epochs: a run that spans sessions might never stop early. `past` is the monitored
-    value of every epoch already done (history.csv), replayed through the callback's own test.
-    """
+class _ReplaysPastEpochs:
+    """Mixin for a Keras monitor callback: after Keras resets it in on_train_begin, the monitored
+    value of every epoch already done (`past`, from history.csv) goes through `replay`, so a
+    resumed run starts with the counters the uninterrupted run would have."""
 
     def __init__(self, past: list[float], **kwargs) -> None:
         super().__init__(**kwargs)
@@ -95,35 +92,37 @@ class ResumedEarlyStopping(keras.callbacks.EarlyStopping):
         if self.monitor_op is None:
             self._set_monitor_op()  # explicit mode: needs no model
         for epoch, value in enumerate(self.past):
+            self.replay(epoch, value)
+
+
+class ResumedEarlyStopping(_ReplaysPastEpochs, keras.callbacks.EarlyStopping):
+    """EarlyStopping with its counters replayed on resume. Keras resets `wait` and `best`, so each
+    resume used to grant `patience` more epochs: a run that spans sessions might never stop early."""
+
+    def replay(self, epoch: int, value: float) -> None:
+        """on_epoch_end's counting, without touching the model."""
+        self.wait += 1
+        if self._is_improvement(value, self.best):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+
+
+class ResumedReduceLROnPlateau(_ReplaysPastEpochs, keras.callbacks.ReduceLROnPlateau):
+    """ReduceLROnPlateau with its counters replayed on resume (Keras resets them, so each resume
+    delayed the next cut by up to `patience` epochs). The rate itself is not replayed: the
+    optimizer's variables in the backup hold it."""
+
+    def replay(self, epoch: int, value: float) -> None:
+        """on_epoch_end's counting, without touching the optimizer."""
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(value, self.best):
+            self.best, self.wait = value, 0
+        elif not self.in_cooldown():
             self.wait += 1
-            if self._is_improvement(value, self.best):
-                self.best, self.best_epoch, self.wait = value, epoch, 0
-
-
-class ResumedReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
-    """ReduceLROnPlateau that starts a resumed run with the counters the uninterrupted run would
-    have (Keras resets them, so each resume delayed the next cut by up to `patience` epochs). The
-    rate itself is not replayed: the optimizer's variables in the backup hold it."""
-
-    def __init__(self, past: list[float], **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.past = past
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        super().on_train_begin(logs)
-        if self.monitor_op is None:
-            self._set_monitor_op()
-        for value in self.past:
-            if self.in_cooldown():
-                self.cooldown_counter -= 1
-                self.wait = 0
-            if self._is_improvement(value, self.best):
-                self.best, self.wait = value, 0
-            elif not self.in_cooldown():
-                self.wait += 1
-                if self.wait >= self.patience:
-                    # A cut happened here (or the rate was at its floor, where a cut is a no-op).
-                    self.cooldown_counter, self.wait = self.cooldown, 0
+            if self.wait >= self.patience:
+                # A cut happened here (or the rate was at its floor, where a cut is a no-op).
+                self.cooldown_counter, self.wait = self.cooldown, 0
 
 
 def completed_epochs(history: pd.DataFrame, run_dir: str | Path) -> pd.DataFrame:
