@@ -125,13 +125,24 @@ class ResumedReduceLROnPlateau(_ReplaysPastEpochs, keras.callbacks.ReduceLROnPla
                 self.cooldown_counter, self.wait = self.cooldown, 0
 
 
+def run_backup(run_dir: str | Path) -> AtomicBackupAndRestore:
+    """The run's backup callback (also where Keras puts its files)."""
+    return AtomicBackupAndRestore(str(Path(run_dir) / BACKUP_DIR))
+
+
+def backup_next_epoch(run_dir: str | Path) -> int | None:
+    """The epoch the run's backup resumes at; None when there is no backup."""
+    meta = Path(run_backup(run_dir)._training_metadata_path)
+    return int(json.loads(meta.read_text())["epoch"]) if meta.is_file() else None
+
+
 def completed_epochs(history: pd.DataFrame, run_dir: str | Path) -> pd.DataFrame:
     """The history rows of the epochs the backup holds (an epoch logged but killed before its
     backup was written runs again, so it is left out)."""
-    meta = Path(run_dir) / BACKUP_DIR / "training_metadata.json"
-    if history.empty or not meta.exists():
+    next_epoch = backup_next_epoch(run_dir)
+    if history.empty or next_epoch is None:
         return history
-    return history[history.epoch < json.loads(meta.read_text())["epoch"]]
+    return history[history.epoch < next_epoch]
 
 
 def cosine_lr(config: TrainConfig, epoch: int) -> float:
@@ -205,7 +216,7 @@ def make_callbacks(config: TrainConfig, history: pd.DataFrame) -> list[keras.cal
         ),
         lr_callback(config, done),
         # Last, so the epoch is fully logged and checkpointed before it counts as done.
-        AtomicBackupAndRestore(str(run / BACKUP_DIR)),
+        run_backup(run),
     ]
     if config.tensorboard:
         callbacks.insert(0, keras.callbacks.TensorBoard(str(run / "tensorboard")))

@@ -44,11 +44,6 @@ LATEST, STATE = "latest.keras", "state.json"
 TEACHER_TARGETS = "teacher-targets-*.npz"  # training.distill's cache, keyed by teachers and split
 
 
-def _backup(run_dir: Path) -> cb.AtomicBackupAndRestore:
-    """The run's backup callback, for its file paths (Keras names them)."""
-    return cb.AtomicBackupAndRestore(str(run_dir / cb.BACKUP_DIR))
-
-
 def training_model(config: TrainConfig, num_classes: int) -> keras.Model:
     """The network compiled as `make train` compiles it, its optimizer state created (so a backup's
     weights file, which holds the optimizer too, loads into it)."""
@@ -64,11 +59,10 @@ def _weights_only(model: keras.Model, path: Path) -> None:
 
 def _read_backup(run_dir: Path) -> tuple[int, Path]:
     """The next epoch of the run's backup, read so that a backup replaced meanwhile is noticed."""
-    backup = _backup(run_dir)
-    meta, weights = Path(backup._training_metadata_path), Path(backup._weights_path)
-    if not meta.is_file() or not weights.is_file():
+    epoch, weights = cb.backup_next_epoch(run_dir), Path(cb.run_backup(run_dir)._weights_path)
+    if epoch is None or not weights.is_file():
         raise ModelDirError(f"{run_dir} has no backup to carry (a finished run is published by make export)")
-    return int(json.loads(meta.read_text())["epoch"]), weights
+    return epoch, weights
 
 
 def save(config: TrainConfig, out: Path) -> dict[str, Any]:
@@ -158,7 +152,7 @@ def restore(config: TrainConfig, source: Path) -> dict[str, Any]:
     optimizer.iterations.assign(state["optimizer_iterations"])
     if "learning_rate" in state:  # carries saved before 2026-12-07 have none (all were cosine)
         optimizer.learning_rate = state["learning_rate"]
-    backup = _backup(run_dir)
+    backup = cb.run_backup(run_dir)
     backup._current_epoch, backup._last_batch_seen = state["next_epoch"], 0
     backup.set_model(model)
     run_dir.mkdir(parents=True, exist_ok=True)
