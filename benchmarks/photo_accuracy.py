@@ -111,7 +111,7 @@ def score(
     crop_labels = post_all(url, [p.read_bytes() for p in files], "image/jpeg")
     scene_labels = post_all(url, bodies, "image/jpeg")
     crop_answers = [outcome(c, t) for c, t in zip(crop_labels, labels, strict=True)]
-    crop_ok = np.array([a == "1" for a in crop_answers])
+    crop_ok = right(crop_answers)
     crops_here = float(crop_ok.mean())
     rows, per_face = {}, {"crops": "".join(crop_answers)}
     for side in SIDES:
@@ -119,7 +119,7 @@ def score(
         for label, face, at in zip(scene_labels, index, sides, strict=True):
             if at == side:
                 answers[face] = outcome(label, labels[face])
-        scene_ok = np.array([a == "1" for a in answers])
+        scene_ok = right(answers)
         ratio_ci = stats.bootstrap_interval(stats.ratio, [scene_ok, crop_ok]) if crops_here else None
         rows[str(side)] = {
             "service": round(float(scene_ok.mean()), 4),
@@ -141,6 +141,11 @@ def detector_ceiling(scene_outcomes: str, crop_outcomes: str) -> float | None:
     return round(sum(s != "-" for s in right) / len(right), 4) if right else None
 
 
+def right(outcomes: str | list[str]) -> np.ndarray:
+    """Per face, whether its outcome character is 1 (right)."""
+    return np.array([o == "1" for o in outcomes], dtype=bool)
+
+
 def outcome(answer: str | None, truth: str) -> str:
     """One face's outcome as one character: 1 right, 0 wrong, - no face found."""
     return "-" if answer is None else "1" if answer == truth else "0"
@@ -153,8 +158,7 @@ def paired_difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, dict[st
         return {}
     out = {}
     for side in a["sizes"]:
-        a_ok = np.array([c == "1" for c in a["per_face"][side]])
-        b_ok = np.array([c == "1" for c in b["per_face"][side]])
+        a_ok, b_ok = right(a["per_face"][side]), right(b["per_face"][side])
         out[side] = {
             "difference": round(stats.difference(a_ok, b_ok), 4),
             "ci": list(stats.bootstrap_interval(stats.difference, [a_ok, b_ok])),

@@ -96,15 +96,11 @@ def spread(stats: pd.DataFrame, reference: str) -> dict[str, float]:
     }
 
 
-def scene_accuracy(
-    faces: list[np.ndarray],
-    labels: np.ndarray,
-    policies: dict[str, CropPolicy],
-    predict: Any,
-    detector: Any,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Top-face accuracy per policy and face size on pasted scenes (a missed face counts as wrong)."""
+def scene_crops(
+    faces: list[np.ndarray], policies: dict[str, CropPolicy], detector: Any, seed: int = 0
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Every face pasted at every size, detected once, cropped by each policy: the model inputs per
+    policy, and per scene its face index, size and whether a face was found."""
     from training.scenes import MAX_ANGLE, scenes
 
     crops: dict[str, list[np.ndarray]] = {name: [] for name in policies}
@@ -116,16 +112,46 @@ def scene_accuracy(
             crop = crop_face(scene.image, detections[0], policy) if detections else scene.image
             crops[name].append(to_model_input(crop))
     index, side, found = (np.array(v) for v in zip(*records, strict=True))
+    return {name: np.stack(c) for name, c in crops.items()}, index, side, found
+
+
+def scene_rows(
+    name: str,
+    predicted: np.ndarray,
+    labels: np.ndarray,
+    index: np.ndarray,
+    side: np.ndarray,
+    found: np.ndarray,
+) -> list[dict[str, Any]]:
+    """Top-face accuracy per face size and overall of one set of predictions (a miss is wrong)."""
+    correct = (predicted == labels[index]) & found
+    rows = [{"policy": name, "side": s, "accuracy": float(correct[side == s].mean())} for s in SIDES]
+    return [*rows, {"policy": name, "side": "all", "accuracy": float(correct.mean())}]
+
+
+def scene_accuracy(
+    faces: list[np.ndarray],
+    labels: np.ndarray,
+    policies: dict[str, CropPolicy],
+    predict: Any,
+    detector: Any,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Top-face accuracy per policy and face size on pasted scenes (a missed face counts as wrong)."""
+    crops, index, side, found = scene_crops(faces, policies, detector, seed)
     rows = []
     for name in policies:
-        predicted = predict_in_slices(predict, np.stack(crops[name])).argmax(1)
-        correct = (predicted == labels[index]) & found
-        for s in SIDES:
-            rows.append({"policy": name, "side": s, "accuracy": float(correct[side == s].mean())})
-        rows.append({"policy": name, "side": "all", "accuracy": float(correct.mean())})
+        predicted = predict_in_slices(predict, crops[name]).argmax(1)
+        rows += scene_rows(name, predicted, labels, index, side, found)
     table = pd.DataFrame(rows).pivot(index="policy", columns="side", values="accuracy")
     table["found"] = float(found.mean())
     return table.sort_values("all", ascending=False)
+
+
+def crop_accuracy(faces: list[np.ndarray], labels: np.ndarray, predict: Any) -> float:
+    """Accuracy on the faces themselves, as crops."""
+    stacked = np.stack([to_model_input(f) for f in faces])
+    return float((predict_in_slices(predict, stacked).argmax(1) == labels).mean())
 
 
 def compare_models(
@@ -133,21 +159,27 @@ def compare_models(
 ) -> dict[str, dict[str, float]]:
     """Per model, top-face accuracy on the same pasted scenes (each model with its own crop policy;
     a missed face counts as wrong) and on the same faces as crops: how two models compare on
-    photos without reading test images."""
+    photos without reading test images. The scenes are detected once for all models."""
     from contract.crop import policy_from_metadata
     from contract.modeldir import read_metadata, resolve_version_dir
     from contract.savedmodel import load_predict_fn
 
-    stacked = np.stack([to_model_input(f) for f in faces])
+    versions = {str(d): resolve_version_dir(d) for d in model_dirs}
+    policies = {name: policy_from_metadata(read_metadata(v)) for name, v in versions.items()}
+    crops, index, side, found = scene_crops(faces, policies, detector, seed)
     rows = {}
-    for model_dir in model_dirs:
-        version = resolve_version_dir(model_dir)
+    for name, version in versions.items():
         predict = load_predict_fn(version)
-        policy = policy_from_metadata(read_metadata(version))
-        table = scene_accuracy(faces, labels, {"model": policy}, predict, detector, seed)
-        row = {str(k): round(float(v), 4) for k, v in table.loc["model"].items()}
-        row["crops"] = round(float((predict_in_slices(predict, stacked).argmax(1) == labels).mean()), 4)
-        rows[str(model_dir)] = row
+        predicted = predict_in_slices(predict, crops[name]).argmax(1)
+        row = {
+            str(r["side"]): round(r["accuracy"], 4)
+            for r in scene_rows(name, predicted, labels, index, side, found)
+        }
+        rows[name] = {
+            **row,
+            "found": round(float(found.mean()), 4),
+            "crops": round(crop_accuracy(faces, labels, predict), 4),
+        }
     return rows
 
 
@@ -169,8 +201,7 @@ def size_scan(
     """Accuracy of small pasted faces (by side, no roll) against the crops: where MIN_FACE_SIZE goes."""
     from training.scenes import scenes
 
-    stacked = np.stack([to_model_input(f) for f in faces])
-    crop_acc = float((predict_in_slices(predict, stacked).argmax(1) == labels).mean())
+    crop_acc = crop_accuracy(faces, labels, predict)
     inputs, index, sides, found = [], [], [], []
     for i, scene in scenes(faces, SCAN_SIDES, 0.0, seed=seed):
         detections = detector.detect(scene.image)
