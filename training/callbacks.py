@@ -105,6 +105,21 @@ class ResumedEarlyStopping(_ReplaysPastEpochs, keras.callbacks.EarlyStopping):
         if self._is_improvement(value, self.best):
             self.best, self.best_epoch, self.wait = value, epoch, 0
 
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        past_best = self.best_weights is None and self.best_epoch < len(self.past)
+        best, best_epoch = self.best, self.best_epoch
+        super().on_epoch_end(epoch, logs)
+        if past_best and self.best == best:
+            # Keras takes the first epoch's weights as the best when it holds none. After a resume
+            # the best is an earlier session's epoch, whose weights are in best.keras, not memory:
+            # restoring the first resumed epoch at the end would silently replace them.
+            self.best_epoch, self.best_weights = best_epoch, None
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.best_weights is None and self.best_epoch < len(self.past):
+            log.info("best epoch %d was before the resume: its weights are in %s", self.best_epoch, BEST_FILE)
+        super().on_train_end(logs)
+
 
 class ResumedReduceLROnPlateau(_ReplaysPastEpochs, keras.callbacks.ReduceLROnPlateau):
     """ReduceLROnPlateau with its counters replayed on resume (Keras resets them, so each resume

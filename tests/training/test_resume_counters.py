@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,6 +43,45 @@ def test_early_stopping_counts_the_epochs_done_before_the_resume(model: keras.Mo
     assert (stopper.best, stopper.best_epoch, stopper.wait) == (0.60, 1, 2)
     stopper.on_epoch_end(4, {"val_accuracy": 0.59})
     assert model.stop_training
+
+
+def fill(model: keras.Model, value: float) -> None:
+    model.set_weights([np.full_like(w, value) for w in model.get_weights()])
+
+
+def test_early_stopping_never_restores_a_resumed_epoch_as_the_best(model: keras.Model) -> None:
+    """The best epoch (1) was in an earlier session: its weights are in best.keras, not in memory.
+    Keras took the first epoch it saw as the best when it held no weights, so a resumed run ended
+    with the first resumed epoch's weights, logged as "the best epoch"."""
+    stopper = ResumedEarlyStopping(
+        [0.50, 0.60, 0.55], monitor="val_accuracy", mode="max", patience=3, restore_best_weights=True
+    )
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    fill(model, 3.0)
+    stopper.on_epoch_end(3, {"val_accuracy": 0.58})
+    fill(model, 4.0)
+    stopper.on_epoch_end(4, {"val_accuracy": 0.57})
+    stopper.on_train_end()
+    assert stopper.best_epoch == 1
+    assert all((w == 4.0).all() for w in model.get_weights())
+
+
+def test_early_stopping_restores_a_better_epoch_found_after_the_resume(model: keras.Model) -> None:
+    stopper = ResumedEarlyStopping(
+        [0.50, 0.60, 0.55], monitor="val_accuracy", mode="max", patience=3, restore_best_weights=True
+    )
+    stopper.set_model(model)
+    stopper.on_train_begin()
+    fill(model, 3.0)
+    stopper.on_epoch_end(3, {"val_accuracy": 0.58})
+    fill(model, 4.0)
+    stopper.on_epoch_end(4, {"val_accuracy": 0.65})
+    fill(model, 5.0)
+    stopper.on_epoch_end(5, {"val_accuracy": 0.61})
+    stopper.on_train_end()
+    assert stopper.best_epoch == 4
+    assert all((w == 4.0).all() for w in model.get_weights())
 
 
 def test_early_stopping_of_a_fresh_run_is_keras_own(model: keras.Model) -> None:
