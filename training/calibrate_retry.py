@@ -88,7 +88,7 @@ def face_free_photos(crops_per_photo: int = 4, seed: int = 0) -> list[np.ndarray
     return out
 
 
-def _uploaded(image: np.ndarray) -> np.ndarray:
+def uploaded(image: np.ndarray) -> np.ndarray:
     """The photo after the JPEG round trip an upload goes through."""
     return cv2.imdecode(np.frombuffer(to_jpeg(image), np.uint8), cv2.IMREAD_COLOR)
 
@@ -157,10 +157,10 @@ def measure(faces: list[np.ndarray], photos: list[np.ndarray], detector: YuNetDe
     first = min(1.0, detector.max_side / max(SCENE_SIZE))
     sides = (*REPORTED_SIDES, *SIDES)
     scene_rows = [
-        (scene, _detections(detector, _uploaded(scene.image), first))
+        (scene, _detections(detector, uploaded(scene.image), first))
         for _, scene in scenes(faces, sides, MAX_ANGLE, seed=1)
     ]
-    photo_rows = [_detections(detector, _uploaded(image), first) for image in photos]
+    photo_rows = [_detections(detector, uploaded(image), first) for image in photos]
     results = {}
     for name, plan in candidates().items():
         found: dict[int, list[bool]] = {side: [] for side in sides}

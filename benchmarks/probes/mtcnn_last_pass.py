@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from contract.detect import YuNetDetector
-from training.calibrate_retry import _uploaded, face_free_photos
+from training.calibrate_retry import face_free_photos, uploaded
 from training.config import TrainConfig
 from training.data import load_arrays, split_train_val
 from training.manifest import build_manifest, class_names
@@ -62,13 +62,13 @@ def main() -> None:
 
     rows = []
     for _, scene in scenes(faces, SIDES, MAX_ANGLE, seed=1):
-        image = _uploaded(scene.image)
+        image = uploaded(scene.image)
         first = yunet.detect(image)
         extra = [] if first else [(s, side, scene.covers(b)) for s, side, b in last_pass(image)]
         rows.append({"side": scene.side, "yunet": any(map(scene.covers, first)), "extra": extra})
     free = []
     for photo in face_free_photos(seed=0):
-        image = _uploaded(photo)
+        image = uploaded(photo)
         first = yunet.detect(image)
         extra = [] if first else [(s, side, False) for s, side, _ in last_pass(image)]
         free.append({"yunet": bool(first), "extra": extra})

@@ -151,7 +151,7 @@ def private_uses(path: Path, private_ok: tuple[str, ...] = ("self", "cls")) -> l
 
 def test_benchmarks_use_public_names_only() -> None:
     """A benchmark that reaches into `engine._x` breaks silently when the service is restructured."""
-    assert [use for path in sorted((REPO / "benchmarks").glob("*.py")) for use in private_uses(path)] == []
+    assert [use for path in sorted((REPO / "benchmarks").rglob("*.py")) for use in private_uses(path)] == []
 
 
 @pytest.mark.parametrize(
