@@ -140,9 +140,20 @@ def photo_section(meta: dict[str, Any], photos: dict[str, Any] | None) -> str:
         for side, row in default["sizes"].items():
             lines.append(
                 f"| {side} px | {row['face_found']:.3f} | {row['service']:.4f} | {row['crops']:.4f} | "
-                f"{row['ratio']:.3f} |"
+                f"{'-' if row['ratio'] is None else format(row['ratio'], '.3f')} |"
             )
+        if "goal_ratio" in photos:
+            lines += ["", goal_line(default["sizes"], photos["goal_ratio"])]
     return "\n".join(lines) + "\n"
+
+
+def goal_line(sizes: dict[str, dict[str, Any]], goal: float) -> str:
+    """Whether the ratio reaches the benchmark's goal at each face size, said in words."""
+    met = [side for side, row in sizes.items() if (row["ratio"] or 0) >= goal]
+    missed = [side for side in sizes if side not in met]
+    verdict = [f"met at {', '.join(met)} px"] if met else []
+    verdict += [f"**not met** at {', '.join(missed)} px"] if missed else []
+    return f"Goal: a ratio of at least {goal:g} at every face size; {'; '.join(verdict)}."
 
 
 def render(version_dir: Path, notes: str = "", photos: dict[str, Any] | None = None) -> str:
