@@ -49,39 +49,32 @@ def fill(model: keras.Model, value: float) -> None:
     model.set_weights([np.full_like(w, value) for w in model.get_weights()])
 
 
-def test_early_stopping_never_restores_a_resumed_epoch_as_the_best(model: keras.Model) -> None:
-    """The best epoch (1) was in an earlier session: its weights are in best.keras, not in memory.
-    Keras took the first epoch it saw as the best when it held no weights, so a resumed run ended
-    with the first resumed epoch's weights, logged as "the best epoch"."""
+@pytest.mark.parametrize(
+    ("resumed", "best_epoch", "weights_at_end"),
+    [
+        # The best epoch (1) was in an earlier session: its weights are in best.keras, not in
+        # memory. Keras took the first epoch it saw as the best when it held no weights, so a
+        # resumed run ended with the first resumed epoch's weights, logged as "the best epoch".
+        ([0.58, 0.57], 1, 4.0),
+        # A better epoch after the resume (4) is Keras's own case: its weights are restored.
+        ([0.58, 0.65, 0.61], 4, 4.0),
+    ],
+    ids=["best-before-resume", "best-after-resume"],
+)
+def test_early_stopping_restores_only_weights_it_saw(
+    model: keras.Model, resumed: list[float], best_epoch: int, weights_at_end: float
+) -> None:
     stopper = ResumedEarlyStopping(
         [0.50, 0.60, 0.55], monitor="val_accuracy", mode="max", patience=3, restore_best_weights=True
     )
     stopper.set_model(model)
     stopper.on_train_begin()
-    fill(model, 3.0)
-    stopper.on_epoch_end(3, {"val_accuracy": 0.58})
-    fill(model, 4.0)
-    stopper.on_epoch_end(4, {"val_accuracy": 0.57})
+    for epoch, value in enumerate(resumed, start=3):
+        fill(model, float(epoch))  # the weights at the end of epoch N are all N
+        stopper.on_epoch_end(epoch, {"val_accuracy": value})
     stopper.on_train_end()
-    assert stopper.best_epoch == 1
-    assert all((w == 4.0).all() for w in model.get_weights())
-
-
-def test_early_stopping_restores_a_better_epoch_found_after_the_resume(model: keras.Model) -> None:
-    stopper = ResumedEarlyStopping(
-        [0.50, 0.60, 0.55], monitor="val_accuracy", mode="max", patience=3, restore_best_weights=True
-    )
-    stopper.set_model(model)
-    stopper.on_train_begin()
-    fill(model, 3.0)
-    stopper.on_epoch_end(3, {"val_accuracy": 0.58})
-    fill(model, 4.0)
-    stopper.on_epoch_end(4, {"val_accuracy": 0.65})
-    fill(model, 5.0)
-    stopper.on_epoch_end(5, {"val_accuracy": 0.61})
-    stopper.on_train_end()
-    assert stopper.best_epoch == 4
-    assert all((w == 4.0).all() for w in model.get_weights())
+    assert stopper.best_epoch == best_epoch
+    assert all((w == weights_at_end).all() for w in model.get_weights())
 
 
 def test_early_stopping_of_a_fresh_run_is_keras_own(model: keras.Model) -> None:
