@@ -137,8 +137,8 @@ def detector_ceiling(scene_outcomes: str, crop_outcomes: str) -> float | None:
     """The ratio a network would reach if every face the detector found scored exactly as its
     crop: the share of the faces right as crops that were found at this size (per-face outcome
     strings). Below the goal, no network meets it with this detector."""
-    right = [scene for scene, crop in zip(scene_outcomes, crop_outcomes, strict=True) if crop == "1"]
-    return round(sum(s != "-" for s in right) / len(right), 4) if right else None
+    crop_right = [scene for scene, crop in zip(scene_outcomes, crop_outcomes, strict=True) if crop == "1"]
+    return round(sum(s != "-" for s in crop_right) / len(crop_right), 4) if crop_right else None
 
 
 def right(outcomes: str | list[str]) -> np.ndarray:

@@ -105,8 +105,12 @@ class ResumedEarlyStopping(_ReplaysPastEpochs, keras.callbacks.EarlyStopping):
         if self._is_improvement(value, self.best):
             self.best, self.best_epoch, self.wait = value, epoch, 0
 
+    def best_before_resume(self) -> bool:
+        """The best epoch so far is an earlier session's: no weights of it are in memory."""
+        return self.best_weights is None and self.best_epoch < len(self.past)
+
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        past_best = self.best_weights is None and self.best_epoch < len(self.past)
+        past_best = self.best_before_resume()
         best, best_epoch = self.best, self.best_epoch
         super().on_epoch_end(epoch, logs)
         if past_best and self.best == best:
@@ -116,7 +120,7 @@ class ResumedEarlyStopping(_ReplaysPastEpochs, keras.callbacks.EarlyStopping):
             self.best_epoch, self.best_weights = best_epoch, None
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        if self.best_weights is None and self.best_epoch < len(self.past):
+        if self.best_before_resume():
             log.info("best epoch %d was before the resume: its weights are in %s", self.best_epoch, BEST_FILE)
         super().on_train_end(logs)
 
