@@ -392,8 +392,6 @@ def test_init_from_a_float32_checkpoint_trains_under_the_runs_policy(
 ) -> None:
     """A float32 checkpoint continued in a bf16 run is rebuilt under mixed_bfloat16 with its
     weights (a loaded model keeps the policy it was built under, which trained in float32)."""
-    import numpy as np
-
     from training.model import make_model
     from training.train import built_under, initial_model
 
